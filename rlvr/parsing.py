@@ -1,0 +1,115 @@
+"""Reading completions: their text, their solution section, and the numbers in them.
+
+The rewards score raw model output, so every function here takes any string (100 KB of noise included)
+and answers quickly without raising. Numbers are read with one regular expression whose every branch
+is decided by the next character or two, so a search is linear in the length of the text; values are
+built with `float()` (never `int()`, which refuses more than 4300 digits, and never `eval`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from rlvr.prompts import Markers
+
+# An unsigned decimal: `1,234` (comma groups of exactly three digits), `1234`, `3.25` or `.5`, with an
+# optional exponent (`2.5e3`). Exponents are read so that `1e999999` is seen as too large (and
+# rejected) instead of being read as 1.
+_UNSIGNED = r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_NUMBER = re.compile(rf"(?P<sign>[-+\u2212])?(?P<numerator>{_UNSIGNED})(?:/(?P<denominator>{_UNSIGNED}))?")
+
+
+def completion_text(completion: object) -> str:
+    """The text of a completion: a plain string, or TRL's conversational form (a list of messages).
+
+    In the conversational form the reply is the run of assistant messages after the last message of
+    another role (a tool result, say), so that text the model read is not scored as text it wrote.
+    Anything malformed reads as "" rather than raising, since one odd row must not stop training.
+
+    >>> completion_text([{"role": "assistant", "content": "42"}])
+    '42'
+    >>> completion_text(None)
+    ''
+    """
+    if isinstance(completion, str):
+        return completion
+    if not isinstance(completion, list):
+        return ""
+    reply: list[str] = []
+    for message in completion:
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") != "assistant":
+            reply = []
+        elif isinstance(message.get("content"), str):
+            reply.append(message["content"])
+    return "".join(reply)
+
+
+def solution_section(text: str, markers: Markers) -> str | None:
+    """The stripped text of the last complete solution section, or None if there is none.
+
+    The last one counts because a model that restates its answer commits to the final statement; an
+    opening marker left unclosed after it is ignored, and an opening marker repeated before the closing
+    one counts from its last occurrence.
+
+    >>> solution_section("<SOLUTION> 7 </SOLUTION> no, <SOLUTION>8</SOLUTION>", Markers())
+    '8'
+    """
+    end = text.rfind(markers.solution_end)
+    if end == -1:
+        return None
+    start = text.rfind(markers.solution_start, 0, end)
+    if start == -1:
+        return None
+    return text[start + len(markers.solution_start) : end].strip()
+
+
+def first_number(text: str) -> float | None:
+    """The value of the first number in a text, or None if there is none or it is not finite.
+
+    Reads signs (`-`, `+`, the unicode minus), thousands commas, decimals, exponents and simple
+    fractions (`3/4`, `-1/2`); only ASCII digits count. A sign must touch the digits (`x - 3` gives 3).
+
+    >>> first_number("about -1,234.5 apples")
+    -1234.5
+    >>> first_number("3/4 of them"), first_number("1e999999"), first_number("none")
+    (0.75, None, None)
+    """
+    match = _NUMBER.search(text)
+    return None if match is None else _value(match)
+
+
+def as_number(text: str) -> float | None:
+    """The value of a text that is one number and nothing else (around whitespace), else None.
+
+    Same grammar as `first_number`; golds go through this so that `x+1` or `\\frac{3}{4}` are not
+    mistaken for the numbers 1 or 3.
+
+    >>> as_number(" 1,234 "), as_number("42 apples")
+    (1234.0, None)
+    """
+    match = _NUMBER.fullmatch(text.strip())
+    return None if match is None else _value(match)
+
+
+def without_whitespace(text: str) -> str:
+    """The text with every (unicode) whitespace character removed, for a layout-blind comparison.
+
+    >>> without_whitespace(" 1 / 2 ")
+    '1/2'
+    """
+    return "".join(text.split())
+
+
+def _value(match: re.Match[str]) -> float | None:
+    value = float(match["numerator"].replace(",", ""))
+    if match["denominator"] is not None:
+        denominator = float(match["denominator"].replace(",", ""))
+        if denominator == 0:
+            return None
+        value /= denominator
+    if match["sign"] in ("-", "\u2212"):
+        value = -value
+    return value if math.isfinite(value) else None

@@ -1,0 +1,27 @@
+"""Facts about the DVC pipeline that the CLI and the Prefect flow read from `dvc.yaml` itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def paths(root: Path = Path(".")) -> dict[str, Path]:
+    """The named paths of `dvc.yaml`'s `vars` (the one place they are written), under `root`."""
+    spec = yaml.safe_load((root / "dvc.yaml").read_text())
+    return {name: root / value for name, value in spec["vars"][0]["paths"].items()}
+
+
+def stage_order(root: Path = Path(".")) -> list[str]:
+    """The stages of `dvc.yaml`, each after the stages it depends on (DVC's own graph), ties broken by
+    their order in the file."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    written = list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
+    with Repo(str(root)) as repo:
+        # DVC's edges point from a stage to the stages it depends on; reversed, dependencies come first.
+        graph = repo.index.graph.reverse()
+        order = nx.lexicographical_topological_sort(graph, key=lambda s: f"{written.index(s.name):04d}")
+        return [stage.name for stage in order]

@@ -1,0 +1,73 @@
+"""The answer format the model is taught, and the prompts and targets that teach it.
+
+Every completion must hold a reasoning section, then a solution section, each between named markers:
+
+    <start_working_out> 12 + 30 = 42 <end_working_out><SOLUTION>42</SOLUTION>
+
+The rewards check this layout, so the markers live in one object (`Markers`) that the prompts, the SFT
+targets and the rewards all take. The defaults are those of Unsloth's Qwen3 GRPO notebook.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+SYSTEM_PROMPT_TEMPLATE = (
+    "You are given a problem.\n"
+    "Think about the problem and provide your working out.\n"
+    "Place it between {reasoning_start} and {reasoning_end}.\n"
+    "Then, provide your final answer between {solution_start}{solution_end}"
+)
+
+
+class Markers(BaseModel):
+    """The four markers around the reasoning and solution sections (the `format` section of params)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reasoning_start: str = "<start_working_out>"
+    reasoning_end: str = "<end_working_out>"
+    solution_start: str = "<SOLUTION>"
+    solution_end: str = "</SOLUTION>"
+
+    @model_validator(mode="after")
+    def _distinct_and_non_empty(self) -> Markers:
+        values = list(self.as_tuple())
+        if any(not v.strip() for v in values):
+            raise ValueError("format markers must be non-empty")
+        if len(set(values)) != len(values):
+            raise ValueError(f"format markers must be distinct, got {values}")
+        return self
+
+    def as_tuple(self) -> tuple[str, str, str, str]:
+        return (self.reasoning_start, self.reasoning_end, self.solution_start, self.solution_end)
+
+
+def system_prompt(markers: Markers) -> str:
+    """The system prompt that asks for the reasoning section, then the solution section.
+
+    >>> print(system_prompt(Markers()).splitlines()[-1])
+    Then, provide your final answer between <SOLUTION></SOLUTION>
+    """
+    return SYSTEM_PROMPT_TEMPLATE.format(**markers.model_dump())
+
+
+def chat_prompt(problem: str, markers: Markers) -> list[dict[str, str]]:
+    """A problem as TRL's conversational prompt: a list of chat messages."""
+    return [
+        {"role": "system", "content": system_prompt(markers)},
+        {"role": "user", "content": problem},
+    ]
+
+
+def target_completion(solution: str, answer: str, markers: Markers) -> str:
+    """A worked solution and its answer in the completion format, the target of the SFT warm-up.
+
+    >>> target_completion("6 * 7 = 42", "42", Markers())
+    '<start_working_out>6 * 7 = 42<end_working_out><SOLUTION>42</SOLUTION>'
+    """
+    m = markers
+    return (
+        f"{m.reasoning_start}{solution.strip()}{m.reasoning_end}"
+        f"{m.solution_start}{answer.strip()}{m.solution_end}"
+    )

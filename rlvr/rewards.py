@@ -1,0 +1,289 @@
+r"""The verifiable rewards GRPO trains on: two for the answer format, three for the answer itself.
+
+Each reward is a small class built with the `Markers`, called the way TRL's GRPOTrainer calls reward
+functions: `reward(completions=..., answer=..., prompts=..., trainer_state=..., **other_columns)`,
+returning one score per completion (None: the row does not count). Plain strings work as completions,
+so `reward(["..."], answer=["42"])` works outside the trainer too. TRL names a reward (in its logs) by
+`reward.__name__`, hence the class attribute. Scores and weights are documented in docs/rewards.md.
+
+Model text only ever reaches math-verify's own parser (never `eval` or `sympify`), and only after a
+length cap. math-verify bounds its work with `signal.alarm`, which Python allows only on the main
+thread of a process; a reward called from another thread hands that work to a helper process, whose
+main thread can keep the same timeouts.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import multiprocessing
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
+from rlvr.prompts import Markers
+
+# Scores (the table in docs/rewards.md).
+FORMAT_EXACT = 3.0
+MARKER_ONCE = 0.5
+MARKER_MISSING_OR_REPEATED = -1.0
+ANSWER_EXACT = 5.0
+ANSWER_EXACT_IGNORING_WHITESPACE = 3.5
+ANSWER_WITHIN_10_PERCENT = 2.0
+ANSWER_WITHIN_20_PERCENT = 1.5
+ANSWER_WRONG = -2.5
+NUMBER_EQUAL = 3.5
+NUMBER_DIFFERENT = -1.5
+ACCURATE = 2.0
+NO_SCORE = 0.0
+
+# Limits on the symbolic check: longer texts are not parsed (a gold is then unverifiable, a guess
+# wrong), and math-verify stops a parse or a comparison after these many (whole) seconds.
+MAX_VERIFIED_CHARS = 300
+PARSE_TIMEOUT_S = 1
+VERIFY_TIMEOUT_S = 2
+
+DEFAULT_MARKERS = Markers()
+_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
+_T = TypeVar("_T")
+
+
+class _FormatReward(ABC):
+    """A reward that reads only the completion's layout."""
+
+    def __init__(self, markers: Markers = DEFAULT_MARKERS) -> None:
+        self.markers = markers
+
+    def __call__(self, completions: Sequence[object], **columns: object) -> list[float | None]:
+        return [self.score(completion_text(completion)) for completion in completions]
+
+    @abstractmethod
+    def score(self, text: str) -> float | None:
+        """The score of one completion's text."""
+
+
+class _AnswerReward(ABC):
+    """A reward that compares the completion's solution section with the gold `answer` column."""
+
+    def __init__(self, markers: Markers = DEFAULT_MARKERS) -> None:
+        self.markers = markers
+
+    def __call__(
+        self, completions: Sequence[object], answer: Sequence[str], **columns: object
+    ) -> list[float | None]:
+        return [
+            self.score(solution_section(completion_text(completion), self.markers), gold)
+            for completion, gold in zip(completions, answer, strict=True)
+        ]
+
+    @abstractmethod
+    def score(self, guess: str | None, gold: str) -> float | None:
+        """The score of one solution section (None: the completion has none) against its gold."""
+
+
+class MatchFormatExactly(_FormatReward):
+    """3.0 for exactly the taught layout, each marker once and nothing after the solution; else 0.
+
+    Reasoning and answer must not be blank; whitespace may surround the completion and separate the
+    reasoning section from the solution section.
+
+    >>> MatchFormatExactly()(["<start_working_out>6*7<end_working_out> <SOLUTION>42</SOLUTION>\\n", "42"])
+    [3.0, 0.0]
+    """
+
+    __name__ = "match_format_exactly"
+
+    def score(self, text: str) -> float:
+        m = self.markers
+        text = text.strip()
+        if any(text.count(marker) != 1 for marker in m.as_tuple()):
+            return NO_SCORE
+        head, _, tail = text.partition(m.reasoning_end)
+        gap, _, solution = tail.partition(m.solution_start)
+        exact = (
+            head.startswith(m.reasoning_start)
+            and head.removeprefix(m.reasoning_start).strip() != ""
+            and gap.strip() == ""
+            and solution.endswith(m.solution_end)
+            and solution.removesuffix(m.solution_end).strip() != ""
+        )
+        return FORMAT_EXACT if exact else NO_SCORE
+
+
+class MatchFormatApproximately(_FormatReward):
+    """Per marker, +0.5 when it appears exactly once and -1.0 when missing or repeated (-4.0 to 2.0).
+
+    Partial credit gives the model a gradient towards the layout before it gets the whole of it.
+
+    >>> MatchFormatApproximately()(["<start_working_out>...<end_working_out><SOLUTION>1", "no markers"])
+    [0.5, -4.0]
+    """
+
+    __name__ = "match_format_approximately"
+
+    def score(self, text: str) -> float:
+        return sum(
+            MARKER_ONCE if text.count(marker) == 1 else MARKER_MISSING_OR_REPEATED
+            for marker in self.markers.as_tuple()
+        )
+
+
+class CheckAnswer(_AnswerReward):
+    """Graded string match of the solution section with the gold answer.
+
+    5.0 for the same text, 3.5 for the same text once whitespace is removed, and when both are plain numbers
+    2.0 within 10% of the gold and 1.5 within 20%; -2.5 otherwise, and 0.0 without a solution section.
+    Closeness is |guess - gold| <= tolerance * |gold|, so a gold of 0 needs an exact 0.
+
+    >>> CheckAnswer()(["<SOLUTION>42</SOLUTION>", "<SOLUTION>4 2</SOLUTION>", "<SOLUTION>44</SOLUTION>",
+    ...                "<SOLUTION>50</SOLUTION>", "<SOLUTION>7</SOLUTION>", "42"], answer=["42"] * 6)
+    [5.0, 3.5, 2.0, 1.5, -2.5, 0.0]
+    """
+
+    __name__ = "check_answer"
+
+    def score(self, guess: str | None, gold: str) -> float:
+        if guess is None:
+            return NO_SCORE
+        gold = gold.strip()
+        if guess == gold:
+            return ANSWER_EXACT
+        if without_whitespace(guess) == without_whitespace(gold):
+            return ANSWER_EXACT_IGNORING_WHITESPACE
+        guess_value, gold_value = as_number(guess), as_number(gold)
+        if guess_value is None or gold_value is None:
+            return ANSWER_WRONG
+        error = abs(guess_value - gold_value)
+        if error <= 0.1 * abs(gold_value):
+            return ANSWER_WITHIN_10_PERCENT
+        if error <= 0.2 * abs(gold_value):
+            return ANSWER_WITHIN_20_PERCENT
+        return ANSWER_WRONG
+
+
+class CheckNumbers(_AnswerReward):
+    """The first number of the solution section against the gold number: 3.5 equal, -1.5 different.
+
+    Lenient where `check_answer` is strict: `42 apples` counts as 42. 0.0 without a solution section
+    or without a number in it; None (the row does not count) when the gold is not a number.
+
+    >>> CheckNumbers()(["<SOLUTION>1,234 apples</SOLUTION>", "<SOLUTION>-3</SOLUTION>",
+    ...                 "<SOLUTION>?</SOLUTION>"], answer=["1234", "3", "3"])
+    [3.5, -1.5, 0.0]
+    >>> CheckNumbers()(["<SOLUTION>1</SOLUTION>"], answer=["x + 1"])
+    [None]
+    """
+
+    __name__ = "check_numbers"
+
+    def score(self, guess: str | None, gold: str) -> float | None:
+        gold_value = as_number(gold)
+        if gold_value is None:
+            return None
+        guess_value = None if guess is None else first_number(guess)
+        if guess_value is None:
+            return NO_SCORE
+        return NUMBER_EQUAL if math.isclose(guess_value, gold_value, rel_tol=1e-9) else NUMBER_DIFFERENT
+
+
+class Accuracy(_AnswerReward):
+    r"""2.0 when math-verify finds the solution section equivalent to the gold, else 0.0.
+
+    Equivalence is symbolic (`\frac{3}{4}` = `0.75`, `\{1, 2\}` = `\{2, 1\}`, intervals, expressions).
+    None (the row does not count) when the gold cannot be parsed; see `gold_is_verifiable`.
+
+    >>> Accuracy()([r"<SOLUTION>\frac{3}{4}</SOLUTION>", "<SOLUTION>0.7</SOLUTION>", "3/4"],
+    ...            answer=["0.75"] * 3)
+    [2.0, 0.0, 0.0]
+    """
+
+    __name__ = "accuracy"
+
+    def score(self, guess: str | None, gold: str) -> float | None:
+        return _on_a_main_thread(_accuracy, guess, gold)
+
+
+REWARDS: dict[str, type[_FormatReward | _AnswerReward]] = {
+    "match_format_exactly": MatchFormatExactly,
+    "match_format_approximately": MatchFormatApproximately,
+    "check_answer": CheckAnswer,
+    "check_numbers": CheckNumbers,
+    "accuracy": Accuracy,
+}
+
+
+def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward | _AnswerReward]:
+    """The rewards of these names, in this order, for completions that use these markers.
+
+    >>> [reward.__name__ for reward in build_rewards(["accuracy", "check_answer"], Markers())]
+    ['accuracy', 'check_answer']
+    """
+    rewards = []
+    for name in names:
+        if name not in REWARDS:
+            raise ValueError(f"unknown reward {name!r}; the rewards are {', '.join(REWARDS)}")
+        rewards.append(REWARDS[name](markers))
+    return rewards
+
+
+def gold_is_verifiable(answer: str) -> bool:
+    r"""Whether math-verify reads the gold answer as at least one expression (rows that fail are dropped).
+
+    >>> gold_is_verifiable(r"\frac{3}{4}"), gold_is_verifiable("")
+    (True, False)
+    """
+    return _on_a_main_thread(_gold_is_verifiable, answer)
+
+
+def _accuracy(guess: str | None, gold: str) -> float | None:
+    gold_parsed = _parsed_gold(gold)
+    if not gold_parsed:
+        return None
+    if guess is None or len(guess) > MAX_VERIFIED_CHARS:
+        return NO_SCORE
+    guess_parsed = parse(f"${guess}$", extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+    equivalent = verify(list(gold_parsed), guess_parsed, timeout_seconds=VERIFY_TIMEOUT_S)
+    return ACCURATE if equivalent else NO_SCORE
+
+
+def _gold_is_verifiable(answer: str) -> bool:
+    return bool(_parsed_gold(answer))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_gold(gold: str) -> tuple[object, ...]:
+    """The gold as math-verify reads it (sympy objects, then the raw text); empty if it holds no
+    expression. Cached: every completion of a group is checked against the same gold.
+
+    Both gold and guess are wrapped in `$...$` so that bare LaTeX (`\\sqrt{2}`), sets and intervals are
+    read as math; a gold that brings its own `$` still parses.
+    """
+    if len(gold) > MAX_VERIFIED_CHARS:
+        return ()
+    parsed = parse(f"${gold}$", extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+    if all(isinstance(item, str) for item in parsed):  # nothing but the raw-text fallback
+        return ()
+    return tuple(parsed)
+
+
+def _on_a_main_thread(function: Callable[..., _T], *args: object) -> _T:
+    """Run `function` here on the main thread, else on the helper process's main thread.
+
+    Off the main thread math-verify's timeouts raise; turning them off is no option, since a guess of
+    13 characters (`9^{9^{9^{9}}}`) keeps sympy busy for minutes. The helper process starts on first
+    use (a second or two, importing sympy) and serves all threads, one call at a time.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return function(*args)
+    return _helper_process().submit(function, *args).result()
+
+
+@functools.cache
+def _helper_process() -> ProcessPoolExecutor:
+    # "spawn": forking a process that runs threads can copy a lock another thread holds.
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))

@@ -1,0 +1,68 @@
+"""Stage `evaluate`: the base model and each trained adapter on the same held-out problems."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from rlvr.config import load_params
+from rlvr.evaluation import score_completions, summarise
+from rlvr.generation import generate
+from rlvr.models import load_model, load_tokenizer
+from rlvr.prompts import chat_prompt
+from rlvr.plots import plot_comparison, plot_training
+from rlvr.sources import read_jsonl, write_jsonl
+from rlvr.training import cuda_available, is_trained_adapter
+from tasks import PARAMS, stage
+
+
+def main(
+    data: Path = typer.Option(..., help="Directory written by the prepare stage."),
+    base: Path = typer.Option(..., help="Base model directory."),
+    sft: Path = typer.Option(..., help="Directory written by the sft stage."),
+    grpo: Path = typer.Option(..., help="Directory written by the train stage."),
+    sft_log: Path = typer.Option(..., help="The sft stage's per-step log."),
+    train_log: Path = typer.Option(..., help="The train stage's per-step log."),
+    metrics: Path = typer.Option(..., help="JSON file for the metrics per model."),
+    predictions: Path = typer.Option(..., help="JSONL file for every held-out completion."),
+    plots: Path = typer.Option(..., help="Directory for the PNG plots."),
+    params: Path = PARAMS,
+) -> None:
+    p = load_params(params)
+    rows = read_jsonl(data / "heldout.jsonl")[: p.evaluate.max_problems]
+    prompts = [chat_prompt(row["problem"], p.format) for row in rows]
+    tokenizer = load_tokenizer(base)
+    models = {"base": None, **({"sft": sft} if is_trained_adapter(sft) else {}), "grpo": grpo}
+    results: dict[str, dict] = {}
+    records: list[dict] = []
+    for name, adapter in models.items():
+        model = load_model(base, p.model.dtype, adapter=adapter)
+        if cuda_available():
+            model = model.to("cuda")
+        completions, lengths = generate(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens=p.evaluate.max_new_tokens,
+            batch_size=p.evaluate.batch_size,
+            desc=f"evaluate {name}",
+        )
+        scores = score_completions(completions, [row["answer"] for row in rows], lengths, p.format)
+        results[name] = summarise(scores)
+        records += [
+            {"model": name, "problem": row["problem"], "answer": row["answer"], "completion": c, **s}
+            for row, c, s in zip(rows, completions, scores, strict=True)
+        ]
+        print(f"evaluate: {name}: {results[name]}", flush=True)
+    write_jsonl(records, predictions)
+    plots.mkdir(parents=True, exist_ok=True)
+    plot_comparison(results, plots / "before_after.png")
+    plot_training(read_jsonl(train_log), read_jsonl(sft_log), plots / "training.png")
+    metrics.parent.mkdir(parents=True, exist_ok=True)
+    metrics.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    stage(main)

@@ -1,0 +1,54 @@
+"""Stage `prepare`: clean, dedupe, filter and split the raw rows into train and held-out files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from rlvr.config import load_params
+from rlvr.data import prepare_rows
+from rlvr.errors import DataError
+from rlvr.models import load_tokenizer
+from rlvr.prompts import chat_prompt
+from rlvr.rewards import gold_is_verifiable
+from rlvr.sources import read_jsonl, write_jsonl
+from tasks import PARAMS, stage
+
+
+def main(
+    raw: Path = typer.Option(..., help="JSONL written by the fetch stage."),
+    base: Path = typer.Option(..., help="Base model directory (its tokenizer counts prompt tokens)."),
+    out: Path = typer.Option(..., help="Directory for train.jsonl and heldout.jsonl."),
+    report: Path = typer.Option(..., help="JSON file for the row counts and drops by reason."),
+    params: Path = PARAMS,
+) -> None:
+    p = load_params(params)
+    tokenizer = load_tokenizer(base)
+
+    def prompt_tokens(problem: str) -> int:
+        return len(tokenizer.apply_chat_template(chat_prompt(problem, p.format), add_generation_prompt=True))
+
+    prepared = prepare_rows(
+        read_jsonl(raw),
+        heldout_fraction=p.prepare.heldout_fraction,
+        salt=p.prepare.salt,
+        is_verifiable=gold_is_verifiable,
+        prompt_tokens=prompt_tokens,
+        max_prompt_tokens=p.prepare.max_prompt_tokens,
+    )
+    if not prepared.train or not prepared.heldout:
+        raise DataError(
+            f"prepare: {prepared.counts} leaves no train or no held-out rows (drops: {prepared.drops}); "
+            "fetch more rows, or raise prepare.max_prompt_tokens / change prepare.heldout_fraction"
+        )
+    write_jsonl(prepared.train, out / "train.jsonl")
+    write_jsonl(prepared.heldout, out / "heldout.jsonl")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps({**prepared.counts, "drops": prepared.drops}, indent=2) + "\n")
+    print(f"prepare: {prepared.counts}; drops by reason: {prepared.drops}")
+
+
+if __name__ == "__main__":
+    stage(main)

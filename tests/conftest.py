@@ -1,0 +1,122 @@
+"""Shared fixtures: a tiny model, and temporary git+DVC copies of this project on the tiny profile.
+
+The end-to-end tests run the real `dvc repro` (and the real Prefect flows) in those copies, against a
+SQLite-backed MLflow registry inside each copy. One fully reproduced project is built per session;
+tests that change it work on a copy of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.tiny import build_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests skip cleanly where torch sees no CUDA device."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """The environment of a stage run in `project`: this venv first, offline, its own MLflow store."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        "RLVR_CACHE": str(project / ".cache"),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "DO_NOT_TRACK": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "TQDM_DISABLE": "1",
+    }
+
+
+def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def registry_client(project: Path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=project_env(project)["MLFLOW_TRACKING_URI"])
+
+
+def ran_stages(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def git(project: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+
+
+def make_project(dest: Path, tiny_model: Path) -> Path:
+    """This project's files (tracked and untracked-not-ignored, as a clone would have them, plus work in
+    progress) in a fresh git repository, on the tiny profile, with the tiny model at ./tiny-model."""
+    from rlvr.profiles import use_profile
+
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(tiny_model, dest / "tiny-model")
+    use_profile(dest, "tiny")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "project")
+    return dest
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-model")
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory, tiny_model) -> tuple[Path, str]:
+    """A project after one full `dvc repro`, and that command's output. Do not modify: copy it."""
+    project = make_project(tmp_path_factory.mktemp("reproduced") / "project", tiny_model)
+    result = dvc(project, "repro")
+    return project, result.stdout
+
+
+@pytest.fixture
+def project_copy(reproduced, tmp_path) -> Path:
+    return copy_project(reproduced[0], tmp_path / "project")

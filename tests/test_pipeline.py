@@ -1,0 +1,152 @@
+"""End to end: the real `dvc repro` on the tiny profile in temporary git+DVC repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rlvr.config import load_params
+from rlvr.lineage import hash_path
+from rlvr.pipeline import paths, stage_order
+from rlvr.profiles import apply_overrides
+from rlvr.sources import read_jsonl
+from tests.conftest import dvc, project_env, ran_stages, registry_client
+
+STAGES = {"fetch", "model", "prepare", "sft", "train", "evaluate", "register"}
+
+
+def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
+    project, output = reproduced
+    assert ran_stages(output) == STAGES
+    files = paths(project)
+    assert len(read_jsonl(files["raw"])) == 60
+    train, heldout = read_jsonl(files["prepared"] / "train.jsonl"), read_jsonl(files["prepared"] / "heldout.jsonl")
+    assert train and heldout
+    assert not {r["problem"] for r in train} & {r["problem"] for r in heldout}
+    report = json.loads(files["data_report"].read_text())
+    assert report["train"] == len(train) and report["heldout"] == len(heldout)
+    assert (files["base"] / "config.json").is_file()
+    for adapter in (files["sft"], files["grpo"]):
+        assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    assert [row["step"] for row in read_jsonl(files["train_log"])] == [1, 2]
+    assert "rewards/accuracy/mean" in read_jsonl(files["train_log"])[0]
+    metrics = json.loads(files["metrics"].read_text())
+    assert list(metrics) == ["base", "sft", "grpo"]
+    for values in metrics.values():
+        assert 0 <= values["accuracy"] <= 1 and 0 <= values["format"] <= 1 and values["problems"] == 4
+    predictions = read_jsonl(files["predictions"])
+    assert len(predictions) == 12 and {p["model"] for p in predictions} == {"base", "sft", "grpo"}
+    assert sorted(p.name for p in files["plots"].glob("*.png")) == ["before_after.png", "training.png"]
+
+    record = json.loads(files["registry"].read_text())
+    client = registry_client(project)
+    version = client.get_model_version_by_alias("rlvr-math", "challenger")
+    assert int(version.version) == record["version"] == 1
+    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1  # the first is champion
+    assert float(version.tags["heldout_accuracy"]) == metrics["grpo"]["accuracy"]
+    assert version.tags["base_model"] == "tiny-model"
+    assert version.tags["data_md5"] != "unknown" and len(version.tags["git_commit"]) >= 40
+    run = client.get_run(record["run_id"])
+    assert run.data.metrics["heldout/grpo/accuracy"] == metrics["grpo"]["accuracy"]
+    assert run.data.params["train.max_steps"] == "2"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/reward")] == [1, 2]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"predictions.json", "plots"} <= artifacts
+
+
+def test_stage_order_follows_the_dag(reproduced):
+    assert stage_order(reproduced[0]) == ["fetch", "model", "prepare", "sft", "train", "evaluate", "register"]
+
+
+def test_second_repro_runs_nothing(reproduced):
+    result = dvc(reproduced[0], "repro")
+    assert ran_stages(result.stdout) == set()
+    assert all(f"Stage '{stage}' didn't change, skipping" in result.stdout for stage in STAGES)
+
+
+def test_changing_a_training_param_reruns_only_train_evaluate_register(project_copy):
+    sft_before = hash_path(paths(project_copy)["sft"])
+    apply_overrides(project_copy, ["train.learning_rate=0.001"])
+    result = dvc(project_copy, "repro")
+    assert ran_stages(result.stdout) == {"train", "evaluate", "register"}
+    assert hash_path(paths(project_copy)["sft"]) == sft_before
+    client = registry_client(project_copy)
+    assert int(client.get_model_version_by_alias("rlvr-math", "challenger").version) == 2
+    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+
+
+def test_failing_stage_keeps_earlier_outputs_and_registry(project_copy):
+    files = paths(project_copy)
+    before = {name: hash_path(files[name]) for name in ("raw", "prepared", "base", "sft")}
+    apply_overrides(project_copy, ["train.lr_scheduler_type=sideways"])
+    result = dvc(project_copy, "repro", check=False)
+    assert result.returncode != 0
+    assert "sideways is not a valid SchedulerType" in result.stderr + result.stdout
+    assert "failed to reproduce 'train'" in result.stderr
+    assert {name: hash_path(files[name]) for name in before} == before
+    assert len(registry_client(project_copy).search_model_versions("name='rlvr-math'")) == 1
+
+
+def test_killed_training_resumes_from_its_checkpoint(project_copy):
+    apply_overrides(project_copy, ["train.max_steps=8", "train.save_steps=1"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "train"],
+        cwd=project_copy,
+        env=project_env(project_copy),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    checkpoints = project_copy / "checkpoints"
+    while not list(checkpoints.glob("grpo-*/checkpoint-2")):
+        assert process.poll() is None and time.monotonic() < deadline, "training ended before checkpoint 2"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("grpo-*/checkpoint-*"))
+    assert saved < 8
+    result = dvc(project_copy, "repro", "train")
+    assert f"resuming from" in result.stdout
+    manifest = json.loads((paths(project_copy)["grpo"] / "rlvr_adapter.json").read_text())
+    assert manifest["steps"] == 8 and manifest["resumed_from_step"] >= 2
+    assert [row["step"] for row in read_jsonl(paths(project_copy)["train_log"])] == list(range(1, 9))
+    assert not list(checkpoints.glob("grpo-*"))  # cleaned up once the adapter is written
+
+
+def test_shipped_profiles_validate_and_params_yaml_is_the_default():
+    from rlvr.config import Params
+    from rlvr.profiles import available, profile_values
+    from tests.conftest import ROOT
+
+    assert load_params(ROOT / "params.yaml") == Params()
+    names = available(ROOT)
+    assert {"default", "tiny", "qwen3-4b"} <= set(names)
+    for name in names:
+        profile_values(ROOT, name)  # raises ParamsError when invalid
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.max_step=3", "train.max_step"),
+        ("train.backend=tpu", "'auto', 'trl' or 'unsloth'"),
+        ("+train.rewards.novelty=1.0", "unknown rewards ['novelty']"),
+        ("train.rewards.novelty=1.0", "Could not override 'train.rewards.novelty'"),
+    ],
+)
+def test_bad_override_is_rejected_and_params_unchanged(tmp_path, override, message):
+    from rlvr.config import ParamsError
+    from tests.conftest import ROOT
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        apply_overrides(tmp_path, [override])
+    assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()

@@ -1,0 +1,147 @@
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rlvr.errors import DataError
+from rlvr.sources import load_hub, load_local, read_jsonl, write_jsonl
+
+# The configs section of OpenR1-Math-220k's README.md, which maps configs to folders.
+README = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*
+- config_name: extended
+  data_files:
+  - split: train
+    path: extended/train-*
+---
+"""
+
+
+@pytest.fixture(autouse=True)
+def offline(tmp_path, monkeypatch):
+    """No network and no cache outside tmp_path. `datasets` reads these variables once, at import, so
+    its config is patched as well."""
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf" / "datasets")
+
+
+def openr1_rows(n: int, tag: str = "") -> list[dict]:
+    """Rows with every column of OpenR1-Math-220k, nested ones included."""
+    return [
+        {
+            "problem": f"{tag}What is {i} + {i}?",
+            "solution": f"{i} + {i} = {2 * i}",
+            "answer": str(2 * i),
+            "problem_type": "Algebra",
+            "question_type": "math-word-problem",
+            "source": "olympiads",
+            "uuid": f"uuid-{i}",
+            "is_reasoning_complete": [True, False],
+            "generations": ["<think>...</think> 2", "<think>..."],
+            "correctness_math_verify": [True, False],
+            "correctness_llama": None,
+            "finish_reasons": None,
+            "correctness_count": 1,
+            "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        }
+        for i in range(n)
+    ]
+
+
+def hub_repo(root: Path) -> Path:
+    """A local directory laid out like the Hub repo: data/ for "default", extended/ for "extended"."""
+    for folder, rows in (("data", openr1_rows(5)), ("extended", openr1_rows(3, tag="Ext: "))):
+        (root / folder).mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows), root / folder / "train-00000-of-00001.parquet")
+    return root
+
+
+def test_load_hub_reads_openr1s_layout_and_keeps_three_columns(tmp_path):
+    repo = hub_repo(tmp_path / "repo")
+    rows = load_hub(str(repo), None, None, "train", None)
+    assert rows[:2] == [
+        {"problem": "What is 0 + 0?", "answer": "0", "solution": "0 + 0 = 0"},
+        {"problem": "What is 1 + 1?", "answer": "2", "solution": "1 + 1 = 2"},
+    ]
+    assert len(rows) == 5
+    assert load_hub(str(repo), "default", "main", "train", 3) == rows[:3]
+    assert load_hub(str(repo), None, None, "train", 50) == rows
+
+
+def test_load_hub_needs_the_readme_for_other_configs(tmp_path):
+    repo = hub_repo(tmp_path / "repo")
+    with pytest.raises(ValueError, match="extended"):
+        load_hub(str(repo), "extended", None, "train", None)
+    (repo / "README.md").write_text(README)
+    rows = load_hub(str(repo), "extended", None, "train", None)
+    assert [row["problem"] for row in rows] == [f"Ext: What is {i} + {i}?" for i in range(3)]
+
+
+def test_load_hub_without_a_solution_column(tmp_path):
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"problem": ["p"], "answer": ["a"]}), tmp_path / "data" / "train.parquet")
+    assert load_hub(str(tmp_path), None, None, "train", None) == [{"problem": "p", "answer": "a"}]
+
+
+def test_load_hub_rejects_a_dataset_without_problem_and_answer(tmp_path):
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"question": ["p"], "answer": ["a"]}), tmp_path / "data" / "train.parquet")
+    with pytest.raises(ValueError, match=r"no \['problem'\] column"):
+        load_hub(str(tmp_path), None, None, "train", None)
+
+
+def test_load_local_reads_jsonl_parquet_and_directories(tmp_path):
+    write_jsonl([{"problem": "p1", "answer": "1"}, [1, 2]], tmp_path / "a.jsonl")
+    (tmp_path / "sub").mkdir()
+    pq.write_table(pa.Table.from_pylist(openr1_rows(2)), tmp_path / "sub" / "b.parquet")
+    (tmp_path / "notes.txt").write_text("ignored inside a directory")
+    assert load_local(str(tmp_path / "a.jsonl")) == [{"problem": "p1", "answer": "1"}, [1, 2]]
+    parquet = load_local(str(tmp_path / "sub" / "b.parquet"))
+    assert parquet == openr1_rows(2)
+    assert load_local(str(tmp_path)) == [{"problem": "p1", "answer": "1"}, [1, 2], *parquet]
+
+
+def test_load_local_errors(tmp_path):
+    with pytest.raises(DataError, match="nowhere"):
+        load_local(str(tmp_path / "nowhere.jsonl"))
+    (tmp_path / "rows.csv").write_text("problem,answer\n")
+    with pytest.raises(ValueError, match=r"\.jsonl, \.parquet"):
+        load_local(str(tmp_path / "rows.csv"))
+    with pytest.raises(ValueError, match="no .jsonl or .parquet files"):
+        load_local(str(tmp_path))
+    (tmp_path / "bad.jsonl").write_text('{"problem": "p", "answer": "1"}\n\n{"problem": \n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl, line 3"):
+        load_local(str(tmp_path / "bad.jsonl"))
+
+
+def test_jsonl_round_trip_keeps_unicode_unescaped(tmp_path):
+    rows = [{"problem": "Combien font 2 × 3 ? π ≈ 3.14", "answer": "6"}, {"problem": "x²", "answer": "½"}]
+    path = tmp_path / "out" / "rows.jsonl"
+    write_jsonl(rows, path)
+    assert read_jsonl(path) == rows
+    assert "×" in path.read_text(encoding="utf-8")
+    assert [p.name for p in path.parent.iterdir()] == ["rows.jsonl"]
+
+
+def test_write_jsonl_leaves_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    write_jsonl([{"problem": "old", "answer": "1"}], path)
+
+    def rows():
+        yield {"problem": "new", "answer": "2"}
+        raise RuntimeError("crash mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_jsonl(rows(), path)
+    assert read_jsonl(path) == [{"problem": "old", "answer": "1"}]
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.jsonl"]
