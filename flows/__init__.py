@@ -1,1 +1,1 @@
-"""Prefect flows that orchestrate the DVC pipeline and the MLflow registry; they hold no logic of their own."""
+"""Prefect flows that orchestrate the DVC pipeline and the MLflow registry; they hold no logic themselves."""

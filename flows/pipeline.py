@@ -19,11 +19,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from prefect.tasks import exponential_backoff
 
+from flows.reports import publish_report
 from rlvr.config import load_params
 from rlvr.pipeline import stage_order
 from rlvr.profiles import apply_overrides, use_profile
 from rlvr.runlock import pipeline_lock
-from flows.reports import publish_report
 
 NETWORK_STAGES = ("fetch", "model")  # they may download from the Hugging Face hub
 SKIPPED_MARK = "didn't change, skipping"
@@ -37,7 +37,11 @@ def stage_env() -> dict[str, str]:
     """The stage's environment: this interpreter's bin first (so `python` and `dvc` are this venv's),
     and progress bars that refresh every few seconds, since every line lands in the Prefect logs."""
     bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "TQDM_MININTERVAL": "5"}
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TQDM_MININTERVAL": "5",
+    }
 
 
 @task(cache_policy=NO_CACHE, persist_result=False, task_run_name="{stage}")
@@ -83,9 +87,10 @@ def pipeline(root: str = ".", profile: str | None = None, overrides: Sequence[st
         for stage in stage_order(project):
             retries = schedule.network_retries if stage in NETWORK_STAGES else 0
             runner = run_stage.with_options(
-                retries=retries, retry_delay_seconds=exponential_backoff(backoff_factor=schedule.retry_delay_s)
+                retries=retries,
+                retry_delay_seconds=exponential_backoff(backoff_factor=schedule.retry_delay_s),
             )
-            outcome[stage] = runner(str(project), stage)
+            outcome[stage] = runner(str(project), stage).result()  # the task returns its final state
             logger.info(f"stage {stage}: {outcome[stage]}")
         publish_report(project)
     return outcome

@@ -7,8 +7,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from rlvr.config import load_params
 from rlvr import registry
+from rlvr.config import load_params
 
 
 def _name(root: str, model_name: str | None) -> str:

@@ -19,7 +19,9 @@ def publish_report(root: Path) -> None:
     metrics = json.loads(files["metrics"].read_text())
     registered = json.loads(files["registry"].read_text()) if files["registry"].is_file() else None
     create_markdown_artifact(
-        key="rlvr-report", markdown=markdown_report(metrics, registered, MLFLOW_UI), description="Before/after"
+        key="rlvr-report",
+        markdown=markdown_report(metrics, registered, MLFLOW_UI),
+        description="Before/after",
     )
     create_table_artifact(
         key="rlvr-metrics",

@@ -40,7 +40,9 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 120) ->
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the Prefect server exited with code {process.returncode}; see its output above")
+            raise SystemExit(
+                f"the Prefect server exited with code {process.returncode}; see its output above"
+            )
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2):
                 return
@@ -64,7 +66,9 @@ def main(
     )
     try:
         wait_healthy(api, server)
-        print(f"Prefect UI: http://{host}:{port}  (MLflow UI: `mlflow ui --backend-store-uri sqlite:///mlflow.db`)")
+        print(
+            f"Prefect UI: http://{host}:{port}  (MLflow UI: `mlflow ui --backend-store-uri sqlite:///mlflow.db`)"
+        )
         with temporary_settings({PREFECT_API_URL: api}):
             serve(*deployments(root))
     finally:

@@ -41,7 +41,9 @@ def report(root: Path = ROOT) -> None:
 
 
 @app.command("use-profile")
-def use_profile(name: str = typer.Argument(..., help="default, or a file name in profiles/"), root: Path = ROOT):
+def use_profile(
+    name: str = typer.Argument(..., help="default, or a file name in profiles/"), root: Path = ROOT
+):
     """Write a params profile into params.yaml (then `dvc repro` runs what it changes)."""
     from rlvr.profiles import use_profile as write_profile
 
@@ -119,4 +121,4 @@ def ask(
         _fail(RlvrError(f"cannot load {model} from {tracking_uri()}: {exc.message}"))
     except RlvrError as exc:
         _fail(exc)
-    console.print(answer, markup=False, highlight=False)
+    typer.echo(answer)

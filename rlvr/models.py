@@ -63,12 +63,15 @@ def download_hub(repo_id: str, revision: str | None, dest: Path) -> None:
 
     try:
         snapshot_download(
-            repo_id, revision=revision, local_dir=dest, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model"]
+            repo_id,
+            revision=revision,
+            local_dir=dest,
+            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model"],
         )
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
         raise ModelNotFound(
-            f"cannot fetch model '{repo_id}' (revision {revision or 'main'}) from the Hugging Face hub: {exc}. "
-            "Check the id and your network, or set model.name to a local directory or to 'embedded'."
+            f"cannot fetch model '{repo_id}' (revision {revision or 'main'}) from the Hugging Face hub: "
+            f"{exc}. Check the id and your network, or set model.name to a local directory or to 'embedded'."
         ) from exc
 
 
@@ -85,13 +88,16 @@ def materialise_base(name: str, revision: str | None, dtype: str, dest: Path) ->
         convert_embedded(partial, dtype)
     elif Path(name).is_dir():
         if not (Path(name) / "config.json").is_file():
-            raise ModelNotFound(f"model.name '{name}' is a directory without config.json: not a transformers model")
+            raise ModelNotFound(
+                f"model.name '{name}' is a directory without config.json: not a transformers model"
+            )
         shutil.copytree(name, partial, dirs_exist_ok=True)
     elif "/" in name and not Path(name).exists() and not name.startswith((".", "/")):
         download_hub(name, revision, partial)
     else:
         raise ModelNotFound(
-            f"model.name '{name}' is neither 'embedded', an existing local directory, nor a hub id like 'Qwen/Qwen3-4B-Base'"
+            f"model.name '{name}' is neither 'embedded', an existing local directory, "
+            "nor a hub id like 'Qwen/Qwen3-4B-Base'"
         )
     manifest = {"name": name, "revision": revision, "dtype": dtype}
     (partial / "rlvr_base.json").write_text(json.dumps(manifest, indent=2))

@@ -15,9 +15,9 @@ def plot_comparison(metrics: dict[str, dict[str, float]], path: Path) -> None:
     names = list(metrics)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     width = 0.38
-    for offset, (key, label) in zip((-width / 2, width / 2), (("accuracy", "accuracy"), ("format", "format"))):
+    for offset, key in ((-width / 2, "accuracy"), (width / 2, "format")):
         values = [100 * metrics[name][key] for name in names]
-        bars = ax.bar([i + offset for i in range(len(names))], values, width, label=label)
+        bars = ax.bar([i + offset for i in range(len(names))], values, width, label=key)
         ax.bar_label(bars, fmt="%.0f%%", fontsize=8)
     ax.set_xticks(range(len(names)), names)
     ax.set_ylim(0, 110)

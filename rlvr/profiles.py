@@ -32,7 +32,9 @@ def merged(base: dict, overlay: dict) -> dict:
     """
     out = dict(base)
     for key, value in overlay.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
     return out
 
 
@@ -74,4 +76,6 @@ def apply_overrides(root: Path, overrides: Sequence[str], params_file: str = "pa
     except (InvalidArgumentError, ParamsError) as exc:
         path.write_text(before)
         cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise ParamsError(f"overrides {list(overrides)} rejected, params.yaml unchanged: {exc}{cause}") from None
+        raise ParamsError(
+            f"overrides {list(overrides)} rejected, params.yaml unchanged: {exc}{cause}"
+        ) from None

@@ -96,7 +96,9 @@ def log_and_register(
         for stage, rows in step_logs.items():
             for row in rows:
                 step = int(row["step"])
-                mlflow.log_metrics({f"{stage}/{k.replace(':', '_')}": v for k, v in row.items() if k != "step"}, step=step)
+                mlflow.log_metrics(
+                    {f"{stage}/{k.replace(':', '_')}": v for k, v in row.items() if k != "step"}, step=step
+                )
         for model, values in metrics.items():
             mlflow.log_metrics({f"heldout/{model}/{k}": v for k, v in values.items()})
         mlflow.log_table(pd.DataFrame(predictions), artifact_file="predictions.json")
@@ -133,7 +135,9 @@ def _alias_version(mlflow_client, model_name: str, alias: str) -> int | None:
 def _accuracy(mlflow_client, model_name: str, version: int) -> float:
     tags = mlflow_client.get_model_version(model_name, str(version)).tags
     if ACCURACY_TAG not in tags:
-        raise RegistryError(f"{model_name} version {version} has no {ACCURACY_TAG} tag; register it with rlvr")
+        raise RegistryError(
+            f"{model_name} version {version} has no {ACCURACY_TAG} tag; register it with rlvr"
+        )
     return float(tags[ACCURACY_TAG])
 
 
@@ -174,7 +178,9 @@ def promote(model_name: str, margin: float) -> AliasChange:
     new = _accuracy(mlflow_client, model_name, challenger)
     if champion is None:
         mlflow_client.set_registered_model_alias(model_name, CHAMPION, str(challenger))
-        return AliasChange(True, challenger, None, f"{model_name}: no champion yet; version {challenger} is champion")
+        return AliasChange(
+            True, challenger, None, f"{model_name}: no champion yet; version {challenger} is champion"
+        )
     if champion == challenger:
         return AliasChange(False, champion, champion, f"{model_name}: version {champion} is already champion")
     old = _accuracy(mlflow_client, model_name, champion)
@@ -193,7 +199,8 @@ def promote(model_name: str, margin: float) -> AliasChange:
         True,
         challenger,
         champion,
-        f"{model_name}: champion v{champion} -> v{challenger} (accuracy {old:.3f} -> {new:.3f}, margin {margin})",
+        f"{model_name}: champion v{champion} -> v{challenger} "
+        f"(accuracy {old:.3f} -> {new:.3f}, margin {margin})",
     )
 
 
@@ -208,4 +215,6 @@ def rollback(model_name: str) -> AliasChange:
     previous = history.pop()
     mlflow_client.set_registered_model_alias(model_name, CHAMPION, str(previous))
     mlflow_client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
-    return AliasChange(True, previous, current, f"{model_name}: champion v{current} -> v{previous} (rolled back)")
+    return AliasChange(
+        True, previous, current, f"{model_name}: champion v{current} -> v{previous} (rolled back)"
+    )

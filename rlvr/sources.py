@@ -50,7 +50,9 @@ def load_local(path: str) -> list[dict]:
     `data.clean_rows`'s job."""
     root = Path(path)
     if not root.exists():
-        raise DataError(f"no such file or directory: {root}; set data.local.path to an existing file or folder")
+        raise DataError(
+            f"no such file or directory: {root}; set data.local.path to an existing file or folder"
+        )
     if root.is_dir():
         files = sorted(file for file in root.rglob("*") if file.suffix in SUFFIXES)
         if not files:

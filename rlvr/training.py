@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rlvr.errors import RlvrError
 from rlvr.config import LoraParams, SftParams, TrainParams
+from rlvr.errors import RlvrError
 from rlvr.models import ADAPTER_CONFIG, load_model, load_tokenizer
 
 BACKENDS = ("trl", "unsloth")
@@ -99,9 +99,17 @@ def fingerprint(*parts: object) -> str:
 
 
 def last_checkpoint(folder: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    """The newest complete checkpoint in `folder`. The Trainer writes `trainer_state.json` after the
+    weights and optimizer, so a checkpoint whose save was interrupted by a kill has none (or a truncated
+    one) and is passed over for the one before it."""
+    steps = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for checkpoint in steps:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        return str(checkpoint)
+    return None
 
 
 def json_logger(path: Path, resume_step: int):
@@ -159,7 +167,12 @@ def run_trainer(trainer, checkpoints: Path, adapter_out: Path, log_out: Path, ma
     shutil.rmtree(partial, ignore_errors=True)
     trainer.save_model(str(partial))
     trainer.processing_class.save_pretrained(str(partial))
-    manifest = {**manifest, "trained": True, "steps": trainer.state.global_step, "resumed_from_step": resume_step}
+    manifest = {
+        **manifest,
+        "trained": True,
+        "steps": trainer.state.global_step,
+        "resumed_from_step": resume_step,
+    }
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
     log_out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log_path, log_out)

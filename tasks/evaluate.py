@@ -11,8 +11,8 @@ from rlvr.config import load_params
 from rlvr.evaluation import score_completions, summarise
 from rlvr.generation import generate
 from rlvr.models import load_model, load_tokenizer
-from rlvr.prompts import chat_prompt
 from rlvr.plots import plot_comparison, plot_training
+from rlvr.prompts import chat_prompt
 from rlvr.sources import read_jsonl, write_jsonl
 from rlvr.training import cuda_available, is_trained_adapter
 from tasks import PARAMS, stage

@@ -11,7 +11,9 @@ from rlvr.models import materialise_base
 from tasks import PARAMS, stage
 
 
-def main(out: Path = typer.Option(..., help="Directory to hold the base model."), params: Path = PARAMS) -> None:
+def main(
+    out: Path = typer.Option(..., help="Directory to hold the base model."), params: Path = PARAMS
+) -> None:
     model = load_params(params).model
     manifest = materialise_base(model.name, model.revision, model.dtype, out)
     print(f"model: {manifest['name']} -> {out}")

@@ -46,18 +46,25 @@ def main(
         )
     backend = select_backend(p.train.backend)
     tokenizer = load_tokenizer(base)
-    prompt_lengths = [len(tokenizer.apply_chat_template(e["prompt"], add_generation_prompt=True)["input_ids"]) for e in examples]
+    prompt_lengths = [
+        len(tokenizer.apply_chat_template(e["prompt"], add_generation_prompt=True)["input_ids"])
+        for e in examples
+    ]
     if min(prompt_lengths) >= p.sft.max_length:
         raise DataError(
             f"every SFT prompt is at least sft.max_length={p.sft.max_length} tokens long (shortest: "
             f"{min(prompt_lengths)}), so no completion token is left to learn from; raise sft.max_length"
         )
     base_manifest = (base / "rlvr_base.json").read_text()
-    run_id = fingerprint("sft", p.sft, p.lora, p.model.dtype, p.format, backend, hash_path(train_file), base_manifest)
+    run_id = fingerprint(
+        "sft", p.sft, p.lora, p.model.dtype, p.format, backend, hash_path(train_file), base_manifest
+    )
     model, tokenizer, peft_config = load_trainable(
         base, p.model.dtype, p.lora, adapter=None, backend=backend, max_seq_length=p.sft.max_length
     )
-    trainer = train_sft(model, tokenizer, peft_config, examples, p.sft, p.model.dtype, checkpoints / f"sft-{run_id}")
+    trainer = train_sft(
+        model, tokenizer, peft_config, examples, p.sft, p.model.dtype, checkpoints / f"sft-{run_id}"
+    )
     summary = run_trainer(
         trainer,
         checkpoints / f"sft-{run_id}",

@@ -45,7 +45,9 @@ def in_project(monkeypatch):
 def task_runs(flow_run_id) -> dict[str, list]:
     async def read():
         async with get_client() as client:
-            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
         by_name: dict[str, list] = {}
         for run in runs:
             by_name.setdefault(run.name, []).append(run)
@@ -60,13 +62,17 @@ def artifact(key: str):
 
     async def read():
         async with get_client() as client:
-            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
         return max(found, key=lambda a: a.created)
 
     return asyncio.run(read())
 
 
-def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(prefect_server, tiny_model, tmp_path, in_project):
+def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(
+    prefect_server, tiny_model, tmp_path, in_project
+):
     project = in_project(make_project(tmp_path / "project", tiny_model))
     first = pipeline(root=str(project), return_state=True)
     assert first.is_completed()
@@ -110,7 +116,11 @@ def test_transient_fetch_failure_is_retried(prefect_server, project_copy, in_pro
         "    sys.exit('simulated network error')\n"
     )
     dvc_yaml = project / "dvc.yaml"
-    dvc_yaml.write_text(dvc_yaml.read_text().replace("cmd: python -m tasks.fetch", "cmd: python flaky.py && python -m tasks.fetch"))
+    dvc_yaml.write_text(
+        dvc_yaml.read_text().replace(
+            "cmd: python -m tasks.fetch", "cmd: python flaky.py && python -m tasks.fetch"
+        )
+    )
     state = pipeline(root=str(project), return_state=True)
     assert state.is_completed()
     assert state.result()["fetch"] == "ran" and state.result()["train"] == "skipped"

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -27,14 +26,19 @@ def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
     assert ran_stages(output) == STAGES
     files = paths(project)
     assert len(read_jsonl(files["raw"])) == 60
-    train, heldout = read_jsonl(files["prepared"] / "train.jsonl"), read_jsonl(files["prepared"] / "heldout.jsonl")
+    train, heldout = (
+        read_jsonl(files["prepared"] / "train.jsonl"),
+        read_jsonl(files["prepared"] / "heldout.jsonl"),
+    )
     assert train and heldout
     assert not {r["problem"] for r in train} & {r["problem"] for r in heldout}
     report = json.loads(files["data_report"].read_text())
     assert report["train"] == len(train) and report["heldout"] == len(heldout)
     assert (files["base"] / "config.json").is_file()
     for adapter in (files["sft"], files["grpo"]):
-        assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+        assert (adapter / "adapter_config.json").is_file() and (
+            adapter / "adapter_model.safetensors"
+        ).is_file()
     assert [row["step"] for row in read_jsonl(files["train_log"])] == [1, 2]
     assert "rewards/accuracy/mean" in read_jsonl(files["train_log"])[0]
     metrics = json.loads(files["metrics"].read_text())
@@ -49,7 +53,9 @@ def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
     client = registry_client(project)
     version = client.get_model_version_by_alias("rlvr-math", "challenger")
     assert int(version.version) == record["version"] == 1
-    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1  # the first is champion
+    assert (
+        int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+    )  # the first is champion
     assert float(version.tags["heldout_accuracy"]) == metrics["grpo"]["accuracy"]
     assert version.tags["base_model"] == "tiny-model"
     assert version.tags["data_md5"] != "unknown" and len(version.tags["git_commit"]) >= 40
@@ -106,7 +112,7 @@ def test_killed_training_resumes_from_its_checkpoint(project_copy):
     )
     deadline = time.monotonic() + 180
     checkpoints = project_copy / "checkpoints"
-    while not list(checkpoints.glob("grpo-*/checkpoint-2")):
+    while not list(checkpoints.glob("grpo-*/checkpoint-2/trainer_state.json")):
         assert process.poll() is None and time.monotonic() < deadline, "training ended before checkpoint 2"
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
@@ -114,7 +120,7 @@ def test_killed_training_resumes_from_its_checkpoint(project_copy):
     saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("grpo-*/checkpoint-*"))
     assert saved < 8
     result = dvc(project_copy, "repro", "train")
-    assert f"resuming from" in result.stdout
+    assert "resuming from" in result.stdout
     manifest = json.loads((paths(project_copy)["grpo"] / "rlvr_adapter.json").read_text())
     assert manifest["steps"] == 8 and manifest["resumed_from_step"] >= 2
     assert [row["step"] for row in read_jsonl(paths(project_copy)["train_log"])] == list(range(1, 9))
@@ -150,3 +156,39 @@ def test_bad_override_is_rejected_and_params_unchanged(tmp_path, override, messa
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):
         apply_overrides(tmp_path, [override])
     assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()
+
+
+def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlvr.cli import app
+    from rlvr.generation import generate
+    from rlvr.models import load_model, load_tokenizer
+    from rlvr.prompts import chat_prompt
+
+    project = reproduced[0]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", project_env(project)["MLFLOW_TRACKING_URI"])
+    monkeypatch.setenv("RLVR_CACHE", str(project / ".cache"))
+    question = "What is 12 + 30?"
+    result = CliRunner().invoke(app, ["ask", question, "--model", "models:/rlvr-math@champion"])
+    assert result.exit_code == 0, result.output
+    files, params = paths(project), load_params(project / "params.yaml")
+    model = load_model(files["base"], params.model.dtype, adapter=files["grpo"])
+    expected, _ = generate(
+        model,
+        load_tokenizer(files["grpo"]),
+        [chat_prompt(question, params.format)],
+        params.evaluate.max_new_tokens,
+        1,
+    )
+    assert result.stdout == expected[0] + "\n"
+
+
+def test_ask_names_a_missing_model(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlvr.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = CliRunner().invoke(app, ["ask", "1+1?", "--model", "models:/nothing@champion"])
+    assert result.exit_code == 1 and "cannot load models:/nothing@champion" in result.output

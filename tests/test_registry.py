@@ -24,7 +24,9 @@ def add_version(client: MlflowClient, accuracy: float, name: str = "m") -> str:
     """A registered version with a held-out accuracy tag, as the register stage leaves it."""
     if not client.search_registered_models(f"name='{name}'"):
         client.create_registered_model(name)
-    version = client.create_model_version(name, source=Path.cwd().as_uri(), tags={ACCURACY_TAG: str(accuracy)})
+    version = client.create_model_version(
+        name, source=Path.cwd().as_uri(), tags={ACCURACY_TAG: str(accuracy)}
+    )
     client.set_registered_model_alias(name, registry.CHALLENGER, version.version)
     return version.version
 
@@ -97,4 +99,8 @@ def test_cli_promote_and_rollback_report_what_they_did(client, tmp_path):
 
 
 def test_flatten_makes_dotted_string_params():
-    assert flatten({"a": {"b": 1, "c": {"d": None}}, "e": [1, 2]}) == {"a.b": "1", "a.c.d": "None", "e": "[1, 2]"}
+    assert flatten({"a": {"b": 1, "c": {"d": None}}, "e": [1, 2]}) == {
+        "a.b": "1",
+        "a.c.d": "None",
+        "e": "[1, 2]",
+    }

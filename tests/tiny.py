@@ -8,7 +8,8 @@ from pathlib import Path
 
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
-    "'<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    "'<|im_end|>' + '\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -21,7 +22,9 @@ def build_tiny_model(dest: Path, seed: int = 0) -> Path:
     from rlvr.generator import generate
     from rlvr.prompts import Markers, system_prompt
 
-    corpus = [system_prompt(Markers())] + [f"{r['problem']} {r['solution']} {r['answer']}" for r in generate(50, 0, [1])]
+    corpus = [system_prompt(Markers())] + [
+        f"{r['problem']} {r['solution']} {r['answer']}" for r in generate(50, 0, [1])
+    ]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()

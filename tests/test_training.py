@@ -1,0 +1,116 @@
+"""Training on the tiny model: SFT and GRPO change the adapter's weights; checkpoint choice; backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlvr.config import LoraParams, SftParams, TrainParams
+from rlvr.data import to_grpo_example, to_sft_example
+from rlvr.generator import generate
+from rlvr.models import load_model
+from rlvr.prompts import Markers
+from rlvr.rewards import build_rewards
+from rlvr.training import (
+    BackendUnavailable,
+    last_checkpoint,
+    load_trainable,
+    run_trainer,
+    select_backend,
+    train_grpo,
+    train_sft,
+)
+
+ROWS = generate(24, seed=3, levels=[1])
+LORA = LoraParams(r=4, alpha=8)
+
+
+class DigitShare:
+    """A reward that varies across a random model's completions (the share of digits), so GRPO's
+    group advantages are not all zero: on a random model every rlvr reward scores every completion the
+    same, which gives no gradient at all (that is GRPO working as designed)."""
+
+    __name__ = "digit_share"
+
+    def __call__(self, completions, **columns):
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
+
+
+def lora_weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if "lora_" in k}
+
+
+def changed(before: dict, adapter_dir: Path, base: Path) -> list[str]:
+    after = lora_weights(load_model(base, "float32", adapter=adapter_dir))
+    assert set(after) == set(before)
+    return [k for k in before if not torch.equal(before[k], after[k])]
+
+
+def test_sft_then_grpo_change_the_adapter_weights(tiny_model, tmp_path):
+    model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
+    examples = [to_sft_example(row, Markers()) for row in ROWS]
+    sft = train_sft(
+        model,
+        tokenizer,
+        peft_config,
+        examples,
+        SftParams(max_steps=2, batch_size=4, max_length=320),
+        "float32",
+        tmp_path / "ck-sft",
+    )
+    before = lora_weights(sft.model)
+    summary = run_trainer(
+        sft, tmp_path / "ck-sft", tmp_path / "sft", tmp_path / "sft.jsonl", {"stage": "sft"}
+    )
+    assert summary["steps"] == 2 and (tmp_path / "sft" / "adapter_model.safetensors").is_file()
+    assert changed(before, tmp_path / "sft", tiny_model), "SFT left every LoRA weight as it was"
+
+    model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, tmp_path / "sft", "trl", 512)
+    assert peft_config is None  # the SFT adapter is trained further, not a new one
+    before = lora_weights(model)
+    params = TrainParams(
+        max_steps=2, batch_size=4, num_generations=4, max_completion_length=8, learning_rate=0.01
+    )
+    names = list(params.rewards)
+    grpo = train_grpo(
+        model,
+        tokenizer,
+        None,
+        [to_grpo_example(r, Markers()) for r in ROWS],
+        [*build_rewards(names, Markers()), DigitShare()],
+        [1.0] * (len(names) + 1),
+        params,
+        "float32",
+        tmp_path / "ck-grpo",
+        use_vllm=False,
+    )
+    run_trainer(grpo, tmp_path / "ck-grpo", tmp_path / "grpo", tmp_path / "grpo.jsonl", {"stage": "grpo"})
+    log = [json.loads(line) for line in (tmp_path / "grpo.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == [1, 2]
+    assert {f"rewards/{name}/mean" for name in names} <= set(log[0])
+    assert changed(before, tmp_path / "grpo", tiny_model), "GRPO left every LoRA weight as it was"
+    assert not (tmp_path / "ck-grpo").exists()
+
+
+def test_last_checkpoint_skips_a_save_cut_short(tmp_path):
+    for step, state in ((1, "{}"), (2, "{}"), (3, None), (4, '{"trunc')):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-10").mkdir()
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert last_checkpoint(tmp_path / "missing") is None
+
+
+def test_auto_backend_is_trl_without_a_gpu_and_unsloth_is_refused():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert select_backend("auto") == "trl"
+    assert select_backend("trl") == "trl"
+    with pytest.raises(BackendUnavailable, match="needs a CUDA GPU"):
+        select_backend("unsloth")
