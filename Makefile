@@ -37,10 +37,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 serve: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/rlvr serve
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m flows.serve
 
 bench: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.grpo_step
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.eval_throughput
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.noop_repro
 
 clean:
 	rm -rf $(VENV)

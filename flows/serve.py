@@ -7,6 +7,7 @@ from the project root.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -62,7 +63,8 @@ def main(
     root = root.resolve()
     api = f"http://{host}:{port}/api"
     server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+        [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},  # no calls home
     )
     try:
         wait_healthy(api, server)

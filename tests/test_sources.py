@@ -145,3 +145,32 @@ def test_write_jsonl_leaves_the_old_file_when_writing_fails(tmp_path):
         write_jsonl(rows(), path)
     assert read_jsonl(path) == [{"problem": "old", "answer": "1"}]
     assert [p.name for p in tmp_path.iterdir()] == ["rows.jsonl"]
+
+
+def test_fetch_stage_reads_a_hub_dataset_named_in_params(tmp_path):
+    """The fetch stage's command line, with `data.source: hub` pointing at OpenR1's layout on disk."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import ROOT
+
+    hub = hub_repo(tmp_path / "openr1")
+    params = {"data": {"source": "hub", "hub": {"path": str(hub), "config": "default", "max_rows": 3}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "raw.jsonl"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tasks.fetch", "--out", str(out), "--params", str(tmp_path / "params.yaml")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fetch: 3 rows from the hub source" in result.stdout
+    assert read_jsonl(out) == [
+        {"problem": r["problem"], "answer": r["answer"], "solution": r["solution"]} for r in openr1_rows(3)
+    ]

@@ -23,21 +23,10 @@ from rlvr.training import (
     train_grpo,
     train_sft,
 )
+from tests.tiny import DigitShare
 
 ROWS = generate(24, seed=3, levels=[1])
 LORA = LoraParams(r=4, alpha=8)
-
-
-class DigitShare:
-    """A reward that varies across a random model's completions (the share of digits), so GRPO's
-    group advantages are not all zero: on a random model every rlvr reward scores every completion the
-    same, which gives no gradient at all (that is GRPO working as designed)."""
-
-    __name__ = "digit_share"
-
-    def __call__(self, completions, **columns):
-        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
 
 
 def lora_weights(model) -> dict[str, torch.Tensor]:

@@ -58,3 +58,15 @@ def build_tiny_model(dest: Path, seed: int = 0) -> Path:
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
     return dest
+
+
+class DigitShare:
+    """A reward that varies across a random model's completions (the share of digits), so GRPO's
+    group advantages are not all zero: on a random model every rlvr reward scores every completion the
+    same, which gives no gradient at all (that is GRPO working as designed)."""
+
+    __name__ = "digit_share"
+
+    def __call__(self, completions, **columns):
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]

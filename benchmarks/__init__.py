@@ -1,0 +1,1 @@
+"""Speed benchmarks; each prints a table. Results are recorded in docs/benchmarks.md."""
