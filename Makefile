@@ -5,8 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch; GPU users set TORCH="torch" (or a CUDA wheel) before `make setup`.
 TORCH ?= torch==2.13.0
-export HF_HUB_OFFLINE ?= 1
+# No usage reports from the libraries (the embedded default needs no network at all).
 export DO_NOT_TRACK := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup demo test test-slow lint serve bench clean

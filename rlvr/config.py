@@ -43,24 +43,8 @@ class BuiltinSource(Section):
 
     count: int = Field(default=600, gt=0)
     seed: int = 0
-    levels: list[int] = [1]
-    kinds: list[str] = ["arithmetic"]
-
-    @field_validator("levels")
-    @classmethod
-    def _known_levels(cls, levels: list[int]) -> list[int]:
-        unknown = sorted(set(levels) - set(LEVELS))
-        if unknown or not levels:
-            raise ValueError(f"unknown levels {unknown}; allowed: {list(LEVELS)}")
-        return levels
-
-    @field_validator("kinds")
-    @classmethod
-    def _known_kinds(cls, kinds: list[str]) -> list[str]:
-        unknown = sorted(set(kinds) - set(KINDS))
-        if unknown or not kinds:
-            raise ValueError(f"unknown kinds {unknown}; allowed: {list(KINDS)}")
-        return kinds
+    levels: list[Literal[LEVELS]] = Field(default=[1], min_length=1)  # 1 (easiest) .. 3
+    kinds: list[Literal[KINDS]] = Field(default=["arithmetic"], min_length=1)
 
 
 class DataParams(Section):
@@ -108,7 +92,7 @@ class TrainParams(Section):
     backend: Literal["auto", "trl", "unsloth"] = "auto"
     use_vllm: bool = False
     max_steps: int = Field(default=10, gt=0)
-    learning_rate: float = Field(default=5e-5, gt=0)
+    learning_rate: float = Field(default=1e-5, gt=0)
     batch_size: int = Field(default=8, gt=0)
     num_generations: int = Field(default=8, ge=2)
     gradient_accumulation_steps: int = Field(default=1, gt=0)
@@ -139,7 +123,7 @@ class TrainParams(Section):
 
 
 class EvaluateParams(Section):
-    max_problems: int = Field(default=40, gt=0)
+    max_problems: int = Field(default=60, gt=0)
     max_new_tokens: int = Field(default=64, gt=0)
     batch_size: int = Field(default=16, gt=0)
 

@@ -42,12 +42,11 @@ def embedded_gguf_dir() -> Path:
 
 def convert_embedded(dest: Path, dtype: str) -> None:
     """Write the embedded GGUF model as a plain safetensors model (tokenizer included) into `dest`."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = embedded_gguf_dir()
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=EMBEDDED_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=EMBEDDED_GGUF, dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=EMBEDDED_GGUF, dtype=dtype)
     del model.config.quantization_config
     model.hf_quantizer = None
     # The GGUF tokenizer comes out with <|im_start|> as its end token; the model config has it right.
@@ -124,12 +123,6 @@ def base_for_inference(name: str, revision: str | None, dtype: str) -> Path:
     return dest
 
 
-def torch_dtype(name: str):
-    import torch
-
-    return getattr(torch, name)
-
-
 def load_tokenizer(path: str | Path):
     from transformers import AutoTokenizer
 
@@ -145,7 +138,7 @@ def load_model(path: str | Path, dtype: str, adapter: str | Path | None = None, 
 
     if not (Path(path) / "config.json").is_file():
         raise ModelNotFound(f"no model at {path}; run `dvc repro model` first")
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(dtype))
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     if adapter is None:
         return model
     from peft import PeftModel
@@ -156,4 +149,5 @@ def load_model(path: str | Path, dtype: str, adapter: str | Path | None = None, 
 
 
 def has_adapter(path: str | Path) -> bool:
+    """Whether a folder holds a LoRA adapter (the sft stage writes none when it is skipped)."""
     return (Path(path) / ADAPTER_CONFIG).is_file()

@@ -37,7 +37,8 @@ def plot_training(grpo_log: list[dict], sft_log: list[dict], path: Path) -> None
     for key in [*keys, "reward"]:
         points = [(row["step"], row[key]) for row in grpo_log if key in row]
         if points:
-            ax.plot(*zip(*points, strict=True), label=key.removeprefix("rewards/").removesuffix("/mean"))
+            name = key.removeprefix("rewards/").removesuffix("/mean")
+            ax.plot(*zip(*points, strict=True), label="total (weighted)" if key == "reward" else name)
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("mean reward")
     ax.set_title("GRPO rewards")

@@ -17,9 +17,8 @@ from typing import Any
 
 from rlvr.config import LoraParams, SftParams, TrainParams
 from rlvr.errors import RlvrError
-from rlvr.models import ADAPTER_CONFIG, load_model, load_tokenizer
+from rlvr.models import load_model, load_tokenizer
 
-BACKENDS = ("trl", "unsloth")
 MANIFEST = "rlvr_adapter.json"
 
 
@@ -241,8 +240,3 @@ def train_grpo(
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-
-
-def is_trained_adapter(folder: Path) -> bool:
-    """Whether a stage output folder holds a trained adapter (the SFT stage writes none when skipped)."""
-    return (folder / ADAPTER_CONFIG).is_file()

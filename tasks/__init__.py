@@ -30,4 +30,12 @@ def stage(main: Callable) -> None:
     app()
 
 
+# Options that several stages take, declared once.
 PARAMS = typer.Option("params.yaml", "--params", help="The params file (validated before any work).")
+DATA = typer.Option(..., help="Directory written by the prepare stage.")
+BASE = typer.Option(..., help="Base model directory (written by the model stage).")
+SFT = typer.Option(..., help="Directory written by the sft stage.")
+GRPO = typer.Option(..., help="Directory written by the train stage.")
+SFT_LOG = typer.Option(..., help="The sft stage's per-step log (JSONL).")
+TRAIN_LOG = typer.Option(..., help="The train stage's per-step log (JSONL).")
+CHECKPOINTS = typer.Option(..., help="Parent directory of resumable checkpoints.")

@@ -10,21 +10,21 @@ import typer
 from rlvr.config import load_params
 from rlvr.evaluation import score_completions, summarise
 from rlvr.generation import generate
-from rlvr.models import load_model, load_tokenizer
+from rlvr.models import has_adapter, load_model, load_tokenizer
 from rlvr.plots import plot_comparison, plot_training
 from rlvr.prompts import chat_prompt
 from rlvr.sources import read_jsonl, write_jsonl
-from rlvr.training import cuda_available, is_trained_adapter
-from tasks import PARAMS, stage
+from rlvr.training import cuda_available
+from tasks import BASE, DATA, GRPO, PARAMS, SFT, SFT_LOG, TRAIN_LOG, stage
 
 
 def main(
-    data: Path = typer.Option(..., help="Directory written by the prepare stage."),
-    base: Path = typer.Option(..., help="Base model directory."),
-    sft: Path = typer.Option(..., help="Directory written by the sft stage."),
-    grpo: Path = typer.Option(..., help="Directory written by the train stage."),
-    sft_log: Path = typer.Option(..., help="The sft stage's per-step log."),
-    train_log: Path = typer.Option(..., help="The train stage's per-step log."),
+    data: Path = DATA,
+    base: Path = BASE,
+    sft: Path = SFT,
+    grpo: Path = GRPO,
+    sft_log: Path = SFT_LOG,
+    train_log: Path = TRAIN_LOG,
     metrics: Path = typer.Option(..., help="JSON file for the metrics per model."),
     predictions: Path = typer.Option(..., help="JSONL file for every held-out completion."),
     plots: Path = typer.Option(..., help="Directory for the PNG plots."),
@@ -34,7 +34,7 @@ def main(
     rows = read_jsonl(data / "heldout.jsonl")[: p.evaluate.max_problems]
     prompts = [chat_prompt(row["problem"], p.format) for row in rows]
     tokenizer = load_tokenizer(base)
-    models = {"base": None, **({"sft": sft} if is_trained_adapter(sft) else {}), "grpo": grpo}
+    models = {"base": None, **({"sft": sft} if has_adapter(sft) else {}), "grpo": grpo}
     results: dict[str, dict] = {}
     records: list[dict] = []
     for name, adapter in models.items():

@@ -14,12 +14,12 @@ from rlvr.models import load_tokenizer
 from rlvr.prompts import chat_prompt
 from rlvr.rewards import gold_is_verifiable
 from rlvr.sources import read_jsonl, write_jsonl
-from tasks import PARAMS, stage
+from tasks import BASE, PARAMS, stage
 
 
 def main(
     raw: Path = typer.Option(..., help="JSONL written by the fetch stage."),
-    base: Path = typer.Option(..., help="Base model directory (its tokenizer counts prompt tokens)."),
+    base: Path = BASE,
     out: Path = typer.Option(..., help="Directory for train.jsonl and heldout.jsonl."),
     report: Path = typer.Option(..., help="JSON file for the row counts and drops by reason."),
     params: Path = PARAMS,

@@ -15,17 +15,17 @@ from rlvr.config import load_params
 from rlvr.lineage import dvc_out_hash, git_commit, hash_path
 from rlvr.registry import log_and_register, tracking_uri
 from rlvr.sources import read_jsonl
-from tasks import PARAMS, stage
+from tasks import BASE, GRPO, PARAMS, SFT_LOG, TRAIN_LOG, stage
 
 
 def main(
-    base: Path = typer.Option(..., help="Base model directory (its manifest names the base model)."),
-    grpo: Path = typer.Option(..., help="Directory written by the train stage."),
+    base: Path = BASE,
+    grpo: Path = GRPO,
     metrics: Path = typer.Option(..., help="The evaluate stage's metrics JSON."),
     predictions: Path = typer.Option(..., help="The evaluate stage's predictions JSONL."),
     plots: Path = typer.Option(..., help="The evaluate stage's plot directory."),
-    sft_log: Path = typer.Option(..., help="The sft stage's per-step log."),
-    train_log: Path = typer.Option(..., help="The train stage's per-step log."),
+    sft_log: Path = SFT_LOG,
+    train_log: Path = TRAIN_LOG,
     out: Path = typer.Option(..., help="JSON file recording the registered version."),
     params: Path = PARAMS,
 ) -> None:

@@ -18,15 +18,15 @@ from rlvr.lineage import hash_path
 from rlvr.models import load_tokenizer
 from rlvr.sources import read_jsonl
 from rlvr.training import MANIFEST, fingerprint, load_trainable, run_trainer, select_backend, train_sft
-from tasks import PARAMS, stage
+from tasks import BASE, CHECKPOINTS, DATA, PARAMS, stage
 
 
 def main(
-    data: Path = typer.Option(..., help="Directory written by the prepare stage."),
-    base: Path = typer.Option(..., help="Base model directory."),
+    data: Path = DATA,
+    base: Path = BASE,
     out: Path = typer.Option(..., help="Directory for the SFT adapter."),
     log: Path = typer.Option(..., help="JSONL file for the per-step training log."),
-    checkpoints: Path = typer.Option(..., help="Parent directory of resumable checkpoints."),
+    checkpoints: Path = CHECKPOINTS,
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)

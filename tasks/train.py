@@ -9,27 +9,27 @@ import typer
 from rlvr.config import load_params
 from rlvr.data import to_grpo_example
 from rlvr.lineage import hash_path
+from rlvr.models import has_adapter
 from rlvr.rewards import build_rewards
 from rlvr.sources import read_jsonl
 from rlvr.training import (
     fingerprint,
-    is_trained_adapter,
     load_trainable,
     run_trainer,
     select_backend,
     train_grpo,
     vllm_available,
 )
-from tasks import PARAMS, stage
+from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, stage
 
 
 def main(
-    data: Path = typer.Option(..., help="Directory written by the prepare stage."),
-    base: Path = typer.Option(..., help="Base model directory."),
-    sft: Path = typer.Option(..., help="Directory written by the sft stage."),
+    data: Path = DATA,
+    base: Path = BASE,
+    sft: Path = SFT,
     out: Path = typer.Option(..., help="Directory for the GRPO adapter."),
     log: Path = typer.Option(..., help="JSONL file for the per-step training log."),
-    checkpoints: Path = typer.Option(..., help="Parent directory of resumable checkpoints."),
+    checkpoints: Path = CHECKPOINTS,
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
@@ -40,7 +40,7 @@ def main(
         print("train: train.use_vllm is set but vLLM or a CUDA GPU is missing; generating with transformers")
     train_file = data / "train.jsonl"
     examples = [to_grpo_example(row, p.format) for row in read_jsonl(train_file)]
-    adapter = sft if is_trained_adapter(sft) else None
+    adapter = sft if has_adapter(sft) else None
     run_id = fingerprint(
         "grpo",
         t,

@@ -1,0 +1,68 @@
+"""params.yaml validation: every mistake names its key and what is allowed there."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlvr.config import Params, ParamsError, load_params, parse_params
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"trian": {}},
+            "unknown key 'trian'; allowed keys here: data, prepare, format, model, lora, sft, train",
+        ),
+        (
+            {"train": {"max_step": 3}},
+            "unknown key 'train.max_step'; allowed keys here: backend, use_vllm, max_steps",
+        ),
+        (
+            {"data": {"hub": {"nope": 1}}},
+            "unknown key 'data.hub.nope'; allowed keys here: path, config, revision",
+        ),
+        ({"train": {"max_steps": "many"}}, "'train.max_steps': Input should be a valid integer"),
+        (
+            {"train": {"backend": "tpu"}},
+            "'train.backend': Input should be 'auto', 'trl' or 'unsloth' (got 'tpu')",
+        ),
+        ({"model": {"dtype": "int8"}}, "'model.dtype': Input should be 'bfloat16', 'float16' or 'float32'"),
+        ({"data": {"source": "web"}}, "'data.source': Input should be 'builtin', 'hub' or 'local'"),
+        (
+            {"data": {"builtin": {"levels": [4]}}},
+            "'data.builtin.levels.0': Input should be 1, 2 or 3 (got 4)",
+        ),
+        (
+            {"train": {"rewards": {"novelty": 1.0}}},
+            "unknown rewards ['novelty']; allowed: ['accuracy', 'check_answer'",
+        ),
+        (
+            {"train": {"num_generations": 1}},
+            "'train.num_generations': Input should be greater than or equal to 2",
+        ),
+        ({"format": {"solution_end": "<SOLUTION>"}}, "format markers must be distinct"),
+        ({"prepare": {"heldout_fraction": 1.5}}, "'prepare.heldout_fraction': Input should be less than 1"),
+    ],
+)
+def test_bad_params_name_the_key_and_the_allowed_values(raw, message):
+    with pytest.raises(ParamsError) as error:
+        parse_params(raw, "params.yaml")
+    assert message in str(error.value)
+    assert str(error.value).startswith("params.yaml: ")
+
+
+def test_every_error_is_reported_at_once():
+    with pytest.raises(ParamsError) as error:
+        parse_params({"trian": {}, "sft": {"max_steps": -1}})
+    assert len(str(error.value).splitlines()) == 2
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ParamsError, match="no such params file"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("train: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("")
+    assert load_params(tmp_path / "params.yaml") == Params()
