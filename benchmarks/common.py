@@ -36,12 +36,14 @@ def sft_examples(count: int) -> list[dict]:
 
 
 def step_timer():
-    """A TrainerCallback recording each optimizer step's wall time."""
+    """A TrainerCallback recording each optimizer step's wall time and, for GRPO, the mean completion
+    length that step generated (its cost grows with completions x tokens)."""
     from transformers import TrainerCallback
 
     class StepTimer(TrainerCallback):
         def __init__(self):
             self.times: list[float] = []
+            self.lengths: list[float] = []
 
         def on_step_begin(self, args, state, control, **kwargs):
             self.started = time.perf_counter()
@@ -49,9 +51,17 @@ def step_timer():
         def on_step_end(self, args, state, control, **kwargs):
             self.times.append(time.perf_counter() - self.started)
 
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "completions/mean_length" in logs:
+                self.lengths.append(logs["completions/mean_length"])
+
         def steady(self) -> float:
             """Median step time, the first (warm-up) step left out."""
             return statistics.median(self.times[1:] or self.times)
+
+        def mean_length(self) -> float:
+            """Mean completion length over the steps that `steady` counts."""
+            return statistics.mean(self.lengths[1:] or self.lengths)
 
     return StepTimer()
 

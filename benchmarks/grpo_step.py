@@ -1,10 +1,12 @@
 """GRPO step time: rlvr's training path against a plain TRL script with the same settings, and how the
-step time grows with completions x tokens (starting from a fresh LoRA or from a trained SFT adapter).
+step time grows with completions x tokens (from a fresh LoRA, and from a trained SFT adapter, which is
+how the pipeline runs by default).
 
-    python -m benchmarks.grpo_step [--steps 3]
+    python -m benchmarks.grpo_step [--steps 4] [--growth/--no-growth]
 
-Both sides use the same model, prompts, reward functions and GRPOConfig values, so the difference is
-rlvr's own wiring (config building, dataset formatting, the per-step JSONL log).
+Both sides use the same model, prompts, seed, reward functions and GRPOConfig values, so the difference
+is rlvr's own wiring (config building, dataset formatting, the per-step JSONL log). Sampled completions
+differ in length from step to step, so the table also gives the cost per generated token.
 """
 
 from __future__ import annotations
@@ -23,63 +25,47 @@ from rlvr.training import load_trainable, run_trainer, train_grpo, train_sft
 LORA = LoraParams(r=16, alpha=32)
 
 
-def rlvr_step(base: Path, params: TrainParams, adapter: Path | None, work: Path) -> float:
+def rlvr_grpo(base: Path, params: TrainParams, adapter: Path | None, work: Path):
     model, tokenizer, peft_config = load_trainable(base, "float32", LORA, adapter, "trl", 512)
     names = list(REWARDS)
+    rewards = build_rewards(names, Markers())
     trainer = train_grpo(
-        model,
-        tokenizer,
-        peft_config,
-        grpo_examples(64),
-        build_rewards(names, Markers()),
-        [1.0] * len(names),
-        params,
-        "float32",
-        work / "ck",
-        use_vllm=False,
-    )
+        model, tokenizer, peft_config, grpo_examples(64), rewards, [1.0] * len(names), params, "float32",
+        work / "ck", use_vllm=False,
+    )  # fmt: skip
     timer = step_timer()
     trainer.add_callback(timer)
     run_trainer(trainer, work / "ck", work / "out", work / "log.jsonl", {})
-    return timer.steady()
+    return timer
 
 
-def plain_trl_step(base: Path, params: TrainParams, work: Path) -> float:
-    """What a user would write with TRL alone."""
+def plain_trl_grpo(base: Path, params: TrainParams, work: Path):
+    """What a user would write with TRL and PEFT alone."""
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype="float32")
     args = GRPOConfig(
-        output_dir=str(work / "plain"),
-        max_steps=params.max_steps,
-        learning_rate=params.learning_rate,
-        per_device_train_batch_size=params.batch_size,
-        num_generations=params.num_generations,
-        max_completion_length=params.max_completion_length,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-    )
+        output_dir=str(work / "plain"), max_steps=params.max_steps, learning_rate=params.learning_rate,
+        per_device_train_batch_size=params.batch_size, num_generations=params.num_generations,
+        max_completion_length=params.max_completion_length, lr_scheduler_type="constant", seed=params.seed,
+        logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, bf16=False,
+    )  # fmt: skip
     trainer = GRPOTrainer(
-        model=model,
+        model=AutoModelForCausalLM.from_pretrained(base, dtype="float32"),
         args=args,
         reward_funcs=build_rewards(list(REWARDS), Markers()),
         train_dataset=Dataset.from_list(grpo_examples(64)),
-        processing_class=tokenizer,
+        processing_class=AutoTokenizer.from_pretrained(base),
         peft_config=LoraConfig(
-            r=16, lora_alpha=32, target_modules=list(LORA.target_modules), task_type="CAUSAL_LM"
+            r=16, lora_alpha=32, target_modules=LORA.target_modules, task_type="CAUSAL_LM"
         ),
     )
     timer = step_timer()
     trainer.add_callback(timer)
     trainer.train()
-    return timer.steady()
+    return timer
 
 
 def sft_adapter(base: Path, work: Path) -> Path:
@@ -92,7 +78,18 @@ def sft_adapter(base: Path, work: Path) -> Path:
     return work / "sft"
 
 
-def main(steps: int = typer.Option(3, help="Steps per measurement; the first is left out as warm-up.")):
+def row(setup: str, params: TrainParams, timer, baseline: float | None = None) -> list[str]:
+    seconds, length = timer.steady(), timer.mean_length()
+    per_token = 1000 * seconds / (params.batch_size * length)
+    versus = f"{100 * (per_token / baseline - 1):+.1f}%" if baseline else ""
+    shape = f"{params.batch_size} x {params.max_completion_length}"
+    return [setup, shape, f"{seconds:.1f}", f"{length:.1f}", f"{per_token:.0f}", versus]
+
+
+def main(
+    steps: int = typer.Option(4, help="Steps per measurement; the first is left out as warm-up."),
+    growth: bool = typer.Option(True, help="Also measure larger steps, starting from an SFT adapter."),
+) -> None:
     base = embedded_model()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,19 +100,25 @@ def main(steps: int = typer.Option(3, help="Steps per measurement; the first is 
                 max_steps=steps, batch_size=completions, num_generations=8, max_completion_length=tokens
             )
 
-        plain = plain_trl_step(base, params(8, 64), work)
-        ours = rlvr_step(base, params(8, 64), None, work / "a")
-        rows.append(["plain TRL script, fresh LoRA", "8 x 64", f"{plain:.1f}", ""])
-        rows.append(["rlvr, fresh LoRA", "8 x 64", f"{ours:.1f}", f"{100 * (ours / plain - 1):+.1f}%"])
-        adapter = sft_adapter(base, work)
-        for completions, tokens in ((8, 64), (16, 64), (16, 128)):
-            seconds = rlvr_step(base, params(completions, tokens), adapter, work / f"b{completions}{tokens}")
-            rows.append(["rlvr, from the SFT adapter", f"{completions} x {tokens}", f"{seconds:.1f}", ""])
+        plain = plain_trl_grpo(base, params(8, 64), work)
+        rows.append(row("plain TRL script, fresh LoRA", params(8, 64), plain))
+        baseline = 1000 * plain.steady() / (8 * plain.mean_length())
+        rows.append(
+            row("rlvr, fresh LoRA", params(8, 64), rlvr_grpo(base, params(8, 64), None, work / "a"), baseline)
+        )
+        if growth:
+            adapter = sft_adapter(base, work)
+            for completions, tokens in ((8, 64), (16, 64), (16, 128)):
+                timer = rlvr_grpo(
+                    base, params(completions, tokens), adapter, work / f"b{completions}x{tokens}"
+                )
+                rows.append(row("rlvr, from the SFT adapter", params(completions, tokens), timer))
     print_table(
         "GRPO step time (SmolLM2-135M, LoRA r=16, fp32)",
-        ["setup", "completions x max tokens", "s/step (median)", "vs plain TRL"],
+        ["setup", "completions x max tokens", "s/step", "mean completion tokens", "ms per completion token",
+         "vs plain TRL (per token)"],
         rows,
-    )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
