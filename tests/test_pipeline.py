@@ -77,17 +77,6 @@ def test_second_repro_runs_nothing(reproduced):
     assert all(f"Stage '{stage}' didn't change, skipping" in result.stdout for stage in STAGES)
 
 
-def test_changing_a_training_param_reruns_only_train_evaluate_register(project_copy):
-    sft_before = hash_path(paths(project_copy)["sft"])
-    apply_overrides(project_copy, ["train.learning_rate=0.001"])
-    result = dvc(project_copy, "repro")
-    assert ran_stages(result.stdout) == {"train", "evaluate", "register"}
-    assert hash_path(paths(project_copy)["sft"]) == sft_before
-    client = registry_client(project_copy)
-    assert int(client.get_model_version_by_alias("rlvr-math", "challenger").version) == 2
-    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
-
-
 def test_failing_stage_keeps_earlier_outputs_and_registry(project_copy):
     files = paths(project_copy)
     before = {name: hash_path(files[name]) for name in ("raw", "prepared", "base", "sft")}
@@ -100,10 +89,14 @@ def test_failing_stage_keeps_earlier_outputs_and_registry(project_copy):
     assert len(registry_client(project_copy).search_model_versions("name='rlvr-math'")) == 1
 
 
-def test_killed_training_resumes_from_its_checkpoint(project_copy):
+def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_kill(project_copy):
+    """Changing train params reruns only the last three stages; killing that run mid-training and running
+    `dvc repro` again resumes from the last complete checkpoint."""
+    files = paths(project_copy)
+    sft_before = hash_path(files["sft"])
     apply_overrides(project_copy, ["train.max_steps=8", "train.save_steps=1"])
     process = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "train"],
+        [sys.executable, "-m", "dvc", "repro"],
         cwd=project_copy,
         env=project_env(project_copy),
         stdout=subprocess.DEVNULL,
@@ -115,16 +108,22 @@ def test_killed_training_resumes_from_its_checkpoint(project_copy):
     while not list(checkpoints.glob("grpo-*/checkpoint-2/trainer_state.json")):
         assert process.poll() is None and time.monotonic() < deadline, "training ended before checkpoint 2"
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole `dvc repro`, as a crash or Ctrl-\ would
     process.wait()
     saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("grpo-*/checkpoint-*"))
     assert saved < 8
-    result = dvc(project_copy, "repro", "train")
+
+    result = dvc(project_copy, "repro")
+    assert ran_stages(result.stdout) == {"train", "evaluate", "register"}
     assert "resuming from" in result.stdout
-    manifest = json.loads((paths(project_copy)["grpo"] / "rlvr_adapter.json").read_text())
+    manifest = json.loads((files["grpo"] / "rlvr_adapter.json").read_text())
     assert manifest["steps"] == 8 and manifest["resumed_from_step"] >= 2
-    assert [row["step"] for row in read_jsonl(paths(project_copy)["train_log"])] == list(range(1, 9))
+    assert [row["step"] for row in read_jsonl(files["train_log"])] == list(range(1, 9))
     assert not list(checkpoints.glob("grpo-*"))  # cleaned up once the adapter is written
+    assert hash_path(files["sft"]) == sft_before
+    client = registry_client(project_copy)
+    assert int(client.get_model_version_by_alias("rlvr-math", "challenger").version) == 2
+    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
 
 
 def test_shipped_profiles_validate_and_params_yaml_is_the_default():
