@@ -45,7 +45,7 @@ def test_a_short_sft_teaches_the_format(embedded, tmp_path):
         tokenizer,
         peft_config,
         examples,
-        SftParams(max_steps=8, learning_rate=5e-4),
+        SftParams(max_steps=12, learning_rate=5e-4),
         "float32",
         tmp_path / "ck",
     )
@@ -56,8 +56,8 @@ def test_a_short_sft_teaches_the_format(embedded, tmp_path):
     answers = [row["answer"] for row in heldout]
     scores = {}
     for name, model in (("base", base), ("sft", tuned)):
-        completions, lengths = generate(model, tokenizer, prompts, 48, 16)
+        completions, lengths = generate(model, tokenizer, prompts, 64, 16)  # the demo's budget
         scores[name] = summarise(score_completions(completions, answers, lengths, Markers()))
     before, after = scores["base"], scores["sft"]
-    assert before["format"] == 0.0
-    assert after["format"] >= 0.75
+    assert before["format"] == 0.0, scores
+    assert after["format"] >= 0.75, scores
