@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -67,8 +68,6 @@ def step_timer():
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    import os
-
     import torch
 
     table = Table(*header, title=title)

@@ -78,12 +78,16 @@ def sft_adapter(base: Path, work: Path) -> Path:
     return work / "sft"
 
 
+def ms_per_token(params: TrainParams, timer) -> float:
+    """A step's milliseconds per generated completion token."""
+    return 1000 * timer.steady() / (params.batch_size * timer.mean_length())
+
+
 def row(setup: str, params: TrainParams, timer, baseline: float | None = None) -> list[str]:
-    seconds, length = timer.steady(), timer.mean_length()
-    per_token = 1000 * seconds / (params.batch_size * length)
+    per_token = ms_per_token(params, timer)
     versus = f"{100 * (per_token / baseline - 1):+.1f}%" if baseline else ""
     shape = f"{params.batch_size} x {params.max_completion_length}"
-    return [setup, shape, f"{seconds:.1f}", f"{length:.1f}", f"{per_token:.0f}", versus]
+    return [setup, shape, f"{timer.steady():.1f}", f"{timer.mean_length():.1f}", f"{per_token:.0f}", versus]
 
 
 def main(
@@ -102,7 +106,7 @@ def main(
 
         plain = plain_trl_grpo(base, params(8, 64), work)
         rows.append(row("plain TRL script, fresh LoRA", params(8, 64), plain))
-        baseline = 1000 * plain.steady() / (8 * plain.mean_length())
+        baseline = ms_per_token(params(8, 64), plain)
         rows.append(
             row("rlvr, fresh LoRA", params(8, 64), rlvr_grpo(base, params(8, 64), None, work / "a"), baseline)
         )

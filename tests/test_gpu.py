@@ -12,7 +12,7 @@ from rlvr.generator import generate
 from rlvr.prompts import Markers
 from rlvr.rewards import REWARDS, build_rewards
 from rlvr.training import load_trainable, run_trainer, select_backend, train_grpo
-from tests.tiny import DigitShare
+from tests.tiny import DigitShare, lora_weights
 
 pytestmark = pytest.mark.gpu
 EXAMPLES = [to_grpo_example(row, Markers()) for row in generate(16, seed=5, levels=[1])]
@@ -34,11 +34,11 @@ def grpo_changes_weights(tiny_model, tmp_path, backend: str, use_vllm: bool) -> 
         tmp_path / "ck",
         use_vllm=use_vllm,
     )
-    before = {k: v.detach().clone() for k, v in trainer.model.named_parameters() if "lora_" in k}
+    before = lora_weights(trainer.model)
     summary = run_trainer(trainer, tmp_path / "ck", tmp_path / "out", tmp_path / "log.jsonl", {})
     assert summary["steps"] == 2 and (tmp_path / "out" / "adapter_config.json").is_file()
-    after = dict(trainer.model.named_parameters())
-    assert before and any(not torch.equal(after[k].detach(), v) for k, v in before.items())
+    after = lora_weights(trainer.model)
+    assert before and any(not torch.equal(after[k], v) for k, v in before.items())
 
 
 def test_auto_picks_unsloth_on_a_gpu():

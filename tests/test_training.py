@@ -23,14 +23,10 @@ from rlvr.training import (
     train_grpo,
     train_sft,
 )
-from tests.tiny import DigitShare
+from tests.tiny import DigitShare, lora_weights
 
 ROWS = generate(24, seed=3, levels=[1])
 LORA = LoraParams(r=4, alpha=8)
-
-
-def lora_weights(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.named_parameters() if "lora_" in k}
 
 
 def changed(before: dict, adapter_dir: Path, base: Path) -> list[str]:

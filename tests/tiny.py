@@ -68,5 +68,12 @@ class DigitShare:
     __name__ = "digit_share"
 
     def __call__(self, completions, **columns):
-        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        from rlvr.parsing import completion_text
+
+        texts = [completion_text(c) for c in completions]
         return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
+
+
+def lora_weights(model) -> dict:
+    """A copy of the model's LoRA tensors, to compare before and after training."""
+    return {k: v.detach().clone() for k, v in model.named_parameters() if "lora_" in k}
