@@ -12,10 +12,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from rlvr.config import LoraParams, TrainParams
 from rlvr.data import to_grpo_example, to_sft_example
-from rlvr.generator import generate
 from rlvr.models import base_for_inference
+from rlvr.problems import generate
 from rlvr.prompts import Markers
+from rlvr.rewards import REWARDS, build_rewards
+
+# The LoRA every benchmark trains: r=16 on every projection, as in the embedded default.
+LORA = LoraParams(r=16, alpha=32)
 
 
 def embedded_model() -> Path:
@@ -39,7 +44,10 @@ def sft_examples(count: int) -> list[dict]:
 def step_timer():
     """A TrainerCallback recording each optimizer step's wall time and, for GRPO, the mean completion
     length that step generated (its cost grows with completions x tokens)."""
+    import torch
     from transformers import TrainerCallback
+
+    cuda = torch.cuda.is_available()
 
     class StepTimer(TrainerCallback):
         def __init__(self):
@@ -50,6 +58,8 @@ def step_timer():
             self.started = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kwargs):
+            if cuda:  # the step's kernels are queued, not done, until the device catches up
+                torch.cuda.synchronize()
             self.times.append(time.perf_counter() - self.started)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -60,11 +70,41 @@ def step_timer():
             """Median step time, the first (warm-up) step left out."""
             return statistics.median(self.times[1:] or self.times)
 
+        def cycle_mean(self, steps_per_generation: int) -> float:
+            """Mean step time over whole generation rounds, the first round left out as warm-up: with
+            several steps per round, one step generates and the others reuse its completions."""
+            return statistics.mean(self.times[steps_per_generation:] or self.times)
+
         def mean_length(self) -> float:
             """Mean completion length over the steps that `steady` counts."""
             return statistics.mean(self.lengths[1:] or self.lengths)
 
     return StepTimer()
+
+
+def plain_trl_trainer(base: Path, params: TrainParams, examples: list[dict], work: Path, use_cpu: bool):
+    """What a user would write with TRL and PEFT alone: TRL loads the model, and every GRPOConfig value
+    not fixing the shape of a step (completions, group size, length, steps, seed) is TRL's default,
+    gradient checkpointing and bf16 included."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import GRPOConfig, GRPOTrainer
+
+    args = GRPOConfig(
+        output_dir=str(work / "plain"), max_steps=params.max_steps, learning_rate=params.learning_rate,
+        per_device_train_batch_size=params.batch_size, num_generations=params.num_generations,
+        max_completion_length=params.max_completion_length, seed=params.seed, logging_steps=1,
+        save_strategy="no", report_to=[], use_cpu=use_cpu,
+    )  # fmt: skip
+    return GRPOTrainer(
+        model=str(base),
+        args=args,
+        reward_funcs=build_rewards(list(REWARDS), Markers()),
+        train_dataset=Dataset.from_list(examples),
+        peft_config=LoraConfig(
+            r=LORA.r, lora_alpha=LORA.alpha, target_modules=LORA.target_modules, task_type="CAUSAL_LM"
+        ),
+    )
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:

@@ -17,10 +17,12 @@ from pathlib import Path
 import typer
 
 from benchmarks.common import embedded_model, grpo_examples, print_table, sft_examples, step_timer
+from rlvr.checkpoints import train_and_publish
 from rlvr.config import LoraParams, SftParams, TrainParams
+from rlvr.models import load_trainable
 from rlvr.prompts import Markers
 from rlvr.rewards import REWARDS, build_rewards
-from rlvr.training import load_trainable, run_trainer, train_grpo, train_sft
+from rlvr.trainers import build_grpo_trainer, build_sft_trainer
 
 LORA = LoraParams(r=16, alpha=32)
 
@@ -29,13 +31,13 @@ def rlvr_grpo(base: Path, params: TrainParams, adapter: Path | None, work: Path)
     model, tokenizer, peft_config = load_trainable(base, "float32", LORA, adapter, "trl", 512)
     names = list(REWARDS)
     rewards = build_rewards(names, Markers())
-    trainer = train_grpo(
+    trainer = build_grpo_trainer(
         model, tokenizer, peft_config, grpo_examples(64), rewards, [1.0] * len(names), params, "float32",
-        work / "ck", use_vllm=False,
+        "trl", "generate", 256, work / "ck",
     )  # fmt: skip
     timer = step_timer()
     trainer.add_callback(timer)
-    run_trainer(trainer, work / "ck", work / "out", work / "log.jsonl", {})
+    train_and_publish(trainer, work / "ck", work / "out", work / "log.jsonl", {})
     return timer
 
 
@@ -71,10 +73,10 @@ def plain_trl_grpo(base: Path, params: TrainParams, work: Path):
 def sft_adapter(base: Path, work: Path) -> Path:
     model, tokenizer, peft_config = load_trainable(base, "float32", LORA, None, "trl", 256)
     examples = sft_examples(64)
-    trainer = train_sft(
-        model, tokenizer, peft_config, examples, SftParams(max_steps=4), "float32", work / "s"
+    trainer = build_sft_trainer(
+        model, tokenizer, peft_config, examples, SftParams(max_steps=4), "float32", "trl", work / "s"
     )
-    run_trainer(trainer, work / "s", work / "sft", work / "sft.jsonl", {})
+    train_and_publish(trainer, work / "s", work / "sft", work / "sft.jsonl", {})
     return work / "sft"
 
 

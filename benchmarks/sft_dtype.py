@@ -12,7 +12,8 @@ import typer
 
 from benchmarks.common import embedded_model, print_table, sft_examples, step_timer
 from rlvr.config import LoraParams, SftParams
-from rlvr.training import load_trainable, train_sft
+from rlvr.models import load_trainable
+from rlvr.trainers import build_sft_trainer
 
 
 def main(steps: int = typer.Option(3, help="Steps per dtype; the first is left out as warm-up.")) -> None:
@@ -21,9 +22,10 @@ def main(steps: int = typer.Option(3, help="Steps per dtype; the first is left o
     for dtype in ("float32", "bfloat16"):
         with tempfile.TemporaryDirectory() as tmp:
             model, tokenizer, peft_config = load_trainable(base, dtype, LoraParams(), None, "trl", 256)
-            trainer = train_sft(
-                model, tokenizer, peft_config, sft_examples(64), SftParams(max_steps=steps), dtype, Path(tmp)
-            )
+            trainer = build_sft_trainer(
+                model, tokenizer, peft_config, sft_examples(64), SftParams(max_steps=steps), dtype, "trl",
+                Path(tmp),
+            )  # fmt: skip
             timer = step_timer()
             trainer.add_callback(timer)
             trainer.train()

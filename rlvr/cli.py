@@ -57,10 +57,10 @@ def use_profile(
 @app.command("check-params")
 def check_params(path: Path = typer.Argument(Path("params.yaml"))) -> None:
     """Validate a params file and say what is wrong with it."""
-    from rlvr.config import load_params
+    from rlvr.profiles import checked
 
     try:
-        load_params(path)
+        checked(path)
     except RlvrError as exc:
         _fail(exc)
     console.print(f"{path}: valid")

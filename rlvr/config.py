@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rlvr.errors import RlvrError
-from rlvr.generator import KINDS, LEVELS
+from rlvr.problems import KINDS, LEVELS
 from rlvr.prompts import Markers
-from rlvr.rewards import REWARDS
 
 
 class Section(BaseModel):
@@ -65,7 +64,8 @@ class ModelParams(Section):
 
     name: str = "embedded"
     revision: str | None = None
-    dtype: Literal["bfloat16", "float16", "float32"] = "float32"
+    # auto: bf16 on a CUDA GPU and on a CPU with native bf16 (avx512_bf16, AMX), fp32 elsewhere
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
 
 
 class LoraParams(Section):
@@ -83,6 +83,7 @@ class SftParams(Section):
     batch_size: int = Field(default=8, gt=0)
     gradient_accumulation_steps: int = Field(default=1, gt=0)
     max_length: int = Field(default=256, gt=0)
+    gradient_checkpointing: bool = False  # trades compute for memory; a 135M model needs no such trade
     seed: int = 0
 
 
@@ -90,7 +91,10 @@ class TrainParams(Section):
     """GRPO. Cost grows with batch_size x max_completion_length: budget tokens, not steps."""
 
     backend: Literal["auto", "trl", "unsloth"] = "auto"
-    use_vllm: bool = False
+    # auto: vLLM where installed on a GPU, else sampling from a merged copy of the policy (docs/benchmarks.md)
+    generation: Literal["auto", "generate", "merged", "continuous_batching", "vllm"] = "auto"
+    steps_per_generation: int = Field(default=1, gt=0)  # optimizer steps sharing one generation round
+    gradient_checkpointing: bool = False
     max_steps: int = Field(default=10, gt=0)
     learning_rate: float = Field(default=1e-5, gt=0)
     batch_size: int = Field(default=8, gt=0)
@@ -98,28 +102,43 @@ class TrainParams(Section):
     gradient_accumulation_steps: int = Field(default=1, gt=0)
     max_completion_length: int = Field(default=64, gt=0)
     temperature: float = Field(default=1.0, gt=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    min_p: float | None = Field(default=None, ge=0, le=1)
     beta: float = Field(default=0.0, ge=0)
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    mask_truncated_completions: bool = False
     weight_decay: float = Field(default=0.0, ge=0)
     warmup_steps: float = Field(default=0, ge=0)  # an int is steps, a float in [0, 1) a ratio
     lr_scheduler_type: str = "constant"
     optim: str = "adamw_torch"
     save_steps: int = Field(default=5, gt=0)
     seed: int = 0
-    rewards: dict[str, float] = {
-        "match_format_exactly": 1.0,
-        "match_format_approximately": 1.0,
-        "check_answer": 1.0,
-        "check_numbers": 1.0,
-        "accuracy": 1.0,
-    }
+    # name: weight; the names are checked where the rewards are built (rlvr.rewards.build_rewards), so
+    # that reading params does not import the verifier (sympy, math-verify)
+    rewards: dict[str, float] = Field(
+        default={
+            "match_format_exactly": 1.0,
+            "match_format_approximately": 1.0,
+            "check_answer": 1.0,
+            "check_numbers": 1.0,
+            "accuracy": 1.0,
+        },
+        min_length=1,
+    )
 
-    @field_validator("rewards")
-    @classmethod
-    def _known_rewards(cls, rewards: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(rewards) - set(REWARDS))
-        if unknown or not rewards:
-            raise ValueError(f"unknown rewards {unknown}; allowed: {sorted(REWARDS)}")
-        return rewards
+    @model_validator(mode="after")
+    def _whole_groups(self) -> TrainParams:
+        """A generation round must hold whole groups: each prompt's `num_generations` completions are
+        compared with each other, so a group cut across rounds would have no partners to compare with."""
+        completions = self.batch_size * self.gradient_accumulation_steps * self.steps_per_generation
+        if completions % self.num_generations:
+            raise ValueError(
+                f"train.num_generations ({self.num_generations}) must divide the completions per "
+                "generation round, train.batch_size x gradient_accumulation_steps x steps_per_generation "
+                f"({completions})"
+            )
+        return self
 
 
 class EvaluateParams(Section):

@@ -1,10 +1,54 @@
-"""Batched greedy generation for evaluation and inference, with a progress bar."""
+"""Decoding: greedy completions for evaluation and inference, and GRPO's sampling from a merged copy.
+
+Greedy decoding has two engines: transformers' `generate` on batches of similar length (left-padded, so
+little padding), and transformers' continuous batching (`generate_batch`: a paged KV cache, finished
+sequences replaced at once). A LoRA adapter in fp32 is merged into the weights first: the model then
+decodes at the base model's cost, with the same result up to rounding. In bf16 or fp16 the adapter stays
+separate, since rounding the merged weights would lose small updates.
+
+A small model decodes at the pace of kernel launches, not arithmetic, and PEFT's unmerged LoRA adds
+several kernels to every adapted projection of every decode step. `MergedSampler` keeps a plain copy of
+the policy with the LoRA merged in for GRPO to sample from, as TRL's vLLM path does, without vLLM and
+without ever writing to the trained weights.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from tqdm.auto import tqdm
+
+from rlvr.prompts import prompt_ids
+
+# Tokens per block of the paged KV cache that continuous batching decodes into.
+CACHE_BLOCK = 256
+# Tokens in one forward pass of continuous batching at most (transformers' own default).
+MAX_BATCH_TOKENS = 8192
+
+
+def paged_cache(requests: int, tokens_per_request: int) -> dict[str, int]:
+    """A paged KV cache sized to `requests` sequences in flight. Left to itself, transformers sizes the
+    cache and its batch from free memory and fills them on every call: 30 s per call on a CPU, most of the
+    GPU's memory on a GPU.
+
+    >>> paged_cache(4, 300)
+    {'block_size': 256, 'num_blocks': 9, 'max_batch_tokens': 1200}
+    """
+    blocks = requests * -(-tokens_per_request // CACHE_BLOCK) + 1
+    return {
+        "block_size": CACHE_BLOCK,
+        "num_blocks": blocks,
+        "max_batch_tokens": min(MAX_BATCH_TOKENS, requests * tokens_per_request),
+    }
+
+
+def decodable(model):
+    """The model to decode with: an fp32 PEFT model with its adapter merged in, anything else as it is."""
+    import torch
+
+    if hasattr(model, "merge_and_unload") and model.dtype == torch.float32:
+        return model.merge_and_unload()
+    return model
 
 
 def generate(
@@ -14,33 +58,121 @@ def generate(
     max_new_tokens: int,
     batch_size: int,
     desc: str = "generate",
+    engine: str = "generate",
 ) -> tuple[list[str], list[int]]:
     """Greedy completions of chat prompts, and their lengths in tokens, in the order of `prompts`.
 
-    Prompts are batched by length (left-padded), which keeps padding, and so wasted compute, small.
-    """
+    `engine` is `generate`, `merged` (`generate` with the LoRA merged into the weights whatever their
+    dtype, as GRPO's `merged` engine samples) or `continuous_batching`."""
     import torch
 
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    completions: list[str] = [""] * len(texts)
-    lengths: list[int] = [0] * len(texts)
-    tokenizer.padding_side = "left"
+    model = model.merge_and_unload() if engine == "merged" and hasattr(model, "merge_and_unload") else model
+    model = decodable(model)
     model.eval()
-    with tqdm(total=len(texts), desc=desc, unit="problem") as progress, torch.inference_mode():
+    ids = [prompt_ids(tokenizer, p) for p in prompts]
+    if engine in ("generate", "merged"):
+        with torch.inference_mode():
+            tokens = _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc)
+    else:  # its worker thread writes tensors made here, which inference mode would forbid
+        tokens = _continuous_batches(model, tokenizer, ids, max_new_tokens, batch_size)
+    completions = [tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
+    return completions, [len(t) for t in tokens]
+
+
+def _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc) -> list[list[int]]:
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    tokens: list[list[int]] = [[] for _ in ids]
+    tokenizer.padding_side = "left"
+    with tqdm(total=len(ids), desc=desc, unit="problem") as progress:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            encoded = tokenizer(
-                [texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
-            )
+            encoded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
             encoded = encoded.to(model.device)
             output = model.generate(
                 **encoded, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
             )
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            for i, tokens in zip(batch, new_tokens, strict=True):
-                kept = tokens[tokens != tokenizer.pad_token_id]
-                completions[i] = tokenizer.decode(kept, skip_special_tokens=True)
-                lengths[i] = int(kept.numel())
+            for i, new in zip(batch, output[:, encoded["input_ids"].shape[1] :], strict=True):
+                tokens[i] = new[new != tokenizer.pad_token_id].tolist()
             progress.update(len(batch))
-    return completions, lengths
+    return tokens
+
+
+def _continuous_batches(model, tokenizer, ids, max_new_tokens, batch_size) -> list[list[int]]:
+    from transformers import GenerationConfig
+    from transformers.generation import ContinuousBatchingConfig
+
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    longest = max(len(i) for i in ids) + max_new_tokens
+    paged = ContinuousBatchingConfig(**paged_cache(min(batch_size, len(ids)), longest))
+    outputs = model.generate_batch(ids, generation_config=config, continuous_batching_config=paged)
+    if len(outputs) != len(ids) or any(o.error for o in outputs.values()):
+        failed = [o.error for o in outputs.values() if o.error]
+        raise RuntimeError(f"continuous batching returned {len(outputs)} of {len(ids)} completions: {failed}")
+    return [[t for t in o.generated_tokens if t != tokenizer.pad_token_id] for o in outputs.values()]
+
+
+class MergedSampler:
+    """A plain copy of a PEFT policy, its LoRA merged in, refreshed from the policy before each round.
+
+    `sync` sets every adapted weight of the copy to W + scale * B @ A of the policy's current LoRA (in
+    place: the copy's tensors keep their storage), so the copy samples from the policy being trained, up to
+    the rounding of the merged weights to the model's dtype. The trained weights are only read.
+    """
+
+    def __init__(self, policy):
+        import copy
+
+        import torch
+        from peft.tuners.lora import LoraLayer
+
+        self.policy = policy
+        with torch.no_grad():
+            plain = copy.deepcopy(policy).merge_and_unload()
+        if getattr(plain, "is_gradient_checkpointing", False):
+            plain.gradient_checkpointing_disable()
+        plain.config.use_cache = True
+        self.model = plain.eval().requires_grad_(False)
+        copies = dict(self.model.named_modules())
+        self.layers = [
+            (layer, copies[name])
+            for name, layer in policy.get_base_model().named_modules()
+            if isinstance(layer, LoraLayer)
+        ]
+
+    def sync(self) -> None:
+        import torch
+
+        with torch.no_grad():
+            for layer, target in self.layers:
+                merged = layer.get_base_layer().weight.float()
+                for adapter in layer.active_adapters:
+                    merged = merged + layer.get_delta_weight(adapter).float()
+                target.weight.copy_(merged)
+
+    def sample(
+        self, prompt_ids: Sequence[list[int]], config, eos_ids: Sequence[int], pad_id: int
+    ) -> list[list[int]]:
+        """Completions of left-padded prompts under `config`, each cut after its first end token."""
+        import torch
+
+        self.sync()
+        device = next(self.model.parameters()).device
+        width = max(len(ids) for ids in prompt_ids)
+        input_ids = torch.tensor(
+            [[pad_id] * (width - len(ids)) + list(ids) for ids in prompt_ids], device=device
+        )
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompt_ids], device=device)
+        self.model.generation_config = config
+        with torch.inference_mode():
+            output = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config)
+        ends = set(eos_ids)
+        completions = []
+        for row in output[:, width:].tolist():
+            stop = next((i for i, token in enumerate(row) if token in ends), len(row) - 1)
+            completions.append(row[: stop + 1])
+        return completions

@@ -6,6 +6,8 @@
   still carries it. This is what makes the project run with no network.
 - a local directory holding a transformers model;
 - a Hugging Face hub id (with `model.revision`), downloaded with `huggingface_hub`.
+
+Models for training (a LoRA on the base, on the TRL+PEFT or the Unsloth backend) load here too.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import importlib.util
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rlvr.errors import RlvrError
+
+if TYPE_CHECKING:
+    from rlvr.config import LoraParams
 
 EMBEDDED = "embedded"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -42,11 +48,15 @@ def embedded_gguf_dir() -> Path:
 
 def convert_embedded(dest: Path, dtype: str) -> None:
     """Write the embedded GGUF model as a plain safetensors model (tokenizer included) into `dest`."""
+    convert_gguf(embedded_gguf_dir() / EMBEDDED_GGUF, dest, dtype)
+
+
+def convert_gguf(gguf: Path, dest: Path, dtype: str) -> None:
+    """Write a GGUF chat model as a plain safetensors model (tokenizer included) into `dest`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = embedded_gguf_dir()
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=EMBEDDED_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=EMBEDDED_GGUF, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dtype)
     del model.config.quantization_config
     model.hf_quantizer = None
     # The GGUF tokenizer comes out with <|im_start|> as its end token; the model config has it right.
@@ -146,6 +156,67 @@ def load_model(path: str | Path, dtype: str, adapter: str | Path | None = None, 
     if not (Path(adapter) / ADAPTER_CONFIG).is_file():
         raise ModelNotFound(f"no LoRA adapter at {adapter} ({ADAPTER_CONFIG} missing)")
     return PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
+
+
+def lora_config(lora: LoraParams):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def load_trainable(
+    base_dir: Path,
+    dtype: str,
+    lora: LoraParams,
+    adapter: Path | None,
+    backend: str,
+    max_seq_length: int,
+    gradient_checkpointing: bool = False,
+    fast_inference: bool = False,
+) -> tuple[Any, Any, Any]:
+    """(model, tokenizer, peft_config): a fresh LoRA on the base model, or the adapter at `adapter` made
+    trainable again. `peft_config` is None when the model already carries its adapter.
+
+    On the Unsloth backend, `fast_inference` loads Unsloth's vLLM engine beside the model (Unsloth's GRPO
+    then samples with it), and gradient checkpointing is Unsloth's own offloading variant."""
+    if backend == "unsloth":
+        import torch
+        from unsloth import FastLanguageModel  # imported first: Unsloth patches transformers and TRL
+
+        checkpointing = "unsloth" if gradient_checkpointing else False
+        model, tokenizer = FastLanguageModel.from_pretrained(
+            model_name=str(adapter or base_dir),
+            max_seq_length=max_seq_length,
+            dtype=getattr(torch, dtype),
+            load_in_4bit=False,
+            fast_inference=fast_inference,
+            max_lora_rank=lora.r,
+            use_gradient_checkpointing=checkpointing,
+        )
+        if adapter is None:
+            model = FastLanguageModel.get_peft_model(
+                model,
+                r=lora.r,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=list(lora.target_modules),
+                use_gradient_checkpointing=checkpointing,
+            )
+        else:
+            for name, parameter in model.named_parameters():
+                parameter.requires_grad_("lora_" in name)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return model, tokenizer, None
+    tokenizer = load_tokenizer(base_dir)
+    model = load_model(base_dir, dtype, adapter=adapter, trainable=True)
+    return model, tokenizer, None if adapter else lora_config(lora)
 
 
 def has_adapter(path: str | Path) -> bool:

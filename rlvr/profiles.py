@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from rlvr.config import Params, ParamsError, load_params, parse_params
+from rlvr.errors import RlvrError
 
 DEFAULT = "default"
 PROFILES_DIR = "profiles"
@@ -51,6 +52,16 @@ def profile_values(root: Path, name: str) -> dict:
     return values
 
 
+def checked(path: Path) -> Params:
+    """The params at `path`, validated, reward names included (those are checked where the rewards are
+    built, so that reading params never imports the verifier)."""
+    from rlvr.rewards import build_rewards
+
+    params = load_params(path)
+    build_rewards(params.train.rewards, params.format)
+    return params
+
+
 def use_profile(root: Path, name: str, params_file: str = "params.yaml") -> Params:
     """Write profile `name` into `params.yaml`, keeping its comments."""
     from dvc.utils.collections import merge_dicts, remove_missing_keys
@@ -60,7 +71,7 @@ def use_profile(root: Path, name: str, params_file: str = "params.yaml") -> Para
     with modify_yaml(root / params_file) as data:
         merge_dicts(data, values)
         remove_missing_keys(data, values)
-    return load_params(root / params_file)
+    return checked(root / params_file)
 
 
 def apply_overrides(root: Path, overrides: Sequence[str], params_file: str = "params.yaml") -> Params:
@@ -72,8 +83,8 @@ def apply_overrides(root: Path, overrides: Sequence[str], params_file: str = "pa
     before = path.read_text()
     try:
         dvc_apply_overrides(path, list(overrides))
-        return load_params(path)
-    except (InvalidArgumentError, ParamsError) as exc:
+        return checked(path)
+    except (InvalidArgumentError, RlvrError) as exc:
         path.write_text(before)
         cause = f": {exc.__cause__}" if exc.__cause__ else ""
         raise ParamsError(

@@ -71,3 +71,14 @@ def target_completion(solution: str, answer: str, markers: Markers) -> str:
         f"{m.reasoning_start}{solution.strip()}{m.reasoning_end}"
         f"{m.solution_start}{answer.strip()}{m.solution_end}"
     )
+
+
+def prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
+    """The token ids of a chat prompt, generation prompt included: what the model reads before it answers.
+
+    One definition for every place that counts or feeds prompt tokens (the prompt-length filter, the SFT
+    length check, decoding). transformers 5's `apply_chat_template(tokenize=True)` returns a
+    `BatchEncoding`, whose `len()` is its number of keys, not of tokens; rendering the text and tokenizing
+    it without adding special tokens gives the ids themselves."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from rlvr.errors import RlvrError
 from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 from rlvr.prompts import Markers
 
@@ -217,6 +218,10 @@ REWARDS: dict[str, type[_FormatReward | _AnswerReward]] = {
 }
 
 
+class UnknownReward(RlvrError, ValueError):
+    """A reward name in params that is not one of REWARDS."""
+
+
 def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward | _AnswerReward]:
     """The rewards of these names, in this order, for completions that use these markers.
 
@@ -226,7 +231,9 @@ def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward 
     rewards = []
     for name in names:
         if name not in REWARDS:
-            raise ValueError(f"unknown reward {name!r}; the rewards are {', '.join(REWARDS)}")
+            raise UnknownReward(
+                f"train.rewards: unknown reward {name!r}; the rewards are {', '.join(REWARDS)}"
+            )
         rewards.append(REWARDS[name](markers))
     return rewards
 

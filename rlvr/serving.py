@@ -7,9 +7,8 @@ from importlib.metadata import version
 
 import mlflow.pyfunc
 
-from rlvr.generation import generate
-from rlvr.models import base_for_inference, load_model, load_tokenizer
-from rlvr.prompts import Markers, chat_prompt
+from rlvr.inference import Answerer
+from rlvr.prompts import Markers
 
 
 def requirements() -> list[str]:
@@ -22,16 +21,14 @@ class AdapterModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         config = context.model_config
-        adapter = context.artifacts["adapter"]
-        base = base_for_inference(config["base_model"], config.get("revision"), config["dtype"])
-        self.markers = Markers(**config["markers"])
-        self.max_new_tokens = int(config["max_new_tokens"])
-        self.tokenizer = load_tokenizer(adapter)
-        self.model = load_model(base, config["dtype"], adapter=adapter)
+        self.answerer = Answerer.load(
+            context.artifacts["adapter"],
+            config["base_model"],
+            config.get("revision"),
+            config["dtype"],
+            Markers(**config["markers"]),
+            int(config["max_new_tokens"]),
+        )
 
     def predict(self, context, model_input: list[str], params: dict | None = None) -> list[str]:
-        prompts = [chat_prompt(question, self.markers) for question in model_input]
-        completions, _ = generate(
-            self.model, self.tokenizer, prompts, self.max_new_tokens, batch_size=8, desc="answer"
-        )
-        return completions
+        return self.answerer.complete(model_input)

@@ -10,11 +10,11 @@ import typer
 from rlvr.config import load_params
 from rlvr.evaluation import score_completions, summarise
 from rlvr.generation import generate
+from rlvr.hardware import cuda_available, resolve_dtype, select_backend, select_generation
 from rlvr.models import has_adapter, load_model, load_tokenizer
 from rlvr.plots import plot_comparison, plot_training
 from rlvr.prompts import chat_prompt
 from rlvr.sources import read_jsonl, write_jsonl
-from rlvr.training import cuda_available
 from tasks import BASE, DATA, GRPO, PARAMS, SFT, SFT_LOG, TRAIN_LOG, stage
 
 
@@ -34,13 +34,17 @@ def main(
     rows = read_jsonl(data / "heldout.jsonl")[: p.evaluate.max_problems]
     prompts = [chat_prompt(row["problem"], p.format) for row in rows]
     tokenizer = load_tokenizer(base)
+    dtype = resolve_dtype(p.model.dtype)
+    # Decode as GRPO sampled (vLLM merges the LoRA into its weights, as the merged engine does).
+    engine = select_generation(p.train.generation, select_backend(p.train.backend))
+    engine = "merged" if engine == "vllm" else engine
+    device = "cuda" if cuda_available() else "cpu"
+    print(f"evaluate: {len(rows)} problems, {dtype} on {device}, decoding with {engine}", flush=True)
     models = {"base": None, **({"sft": sft} if has_adapter(sft) else {}), "grpo": grpo}
     results: dict[str, dict] = {}
     records: list[dict] = []
     for name, adapter in models.items():
-        model = load_model(base, p.model.dtype, adapter=adapter)
-        if cuda_available():
-            model = model.to("cuda")
+        model = load_model(base, dtype, adapter=adapter).to(device)
         completions, lengths = generate(
             model,
             tokenizer,
@@ -48,6 +52,7 @@ def main(
             max_new_tokens=p.evaluate.max_new_tokens,
             batch_size=p.evaluate.batch_size,
             desc=f"evaluate {name}",
+            engine=engine,
         )
         scores = score_completions(completions, [row["answer"] for row in rows], lengths, p.format)
         results[name] = summarise(scores)

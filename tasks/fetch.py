@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from rlvr.config import load_params
-from rlvr.generator import generate
+from rlvr.problems import generate
 from rlvr.sources import load_hub, load_local, write_jsonl
 from tasks import PARAMS, stage
 

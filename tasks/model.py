@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rlvr.config import load_params
+from rlvr.hardware import resolve_dtype
 from rlvr.models import materialise_base
 from tasks import PARAMS, stage
 
@@ -15,7 +16,7 @@ def main(
     out: Path = typer.Option(..., help="Directory to hold the base model."), params: Path = PARAMS
 ) -> None:
     model = load_params(params).model
-    manifest = materialise_base(model.name, model.revision, model.dtype, out)
+    manifest = materialise_base(model.name, model.revision, resolve_dtype(model.dtype), out)
     print(f"model: {manifest['name']} -> {out}")
 
 

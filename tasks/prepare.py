@@ -11,7 +11,7 @@ from rlvr.config import load_params
 from rlvr.data import prepare_rows
 from rlvr.errors import DataError
 from rlvr.models import load_tokenizer
-from rlvr.prompts import chat_prompt
+from rlvr.prompts import chat_prompt, prompt_ids
 from rlvr.rewards import gold_is_verifiable
 from rlvr.sources import read_jsonl, write_jsonl
 from tasks import BASE, PARAMS, stage
@@ -28,7 +28,7 @@ def main(
     tokenizer = load_tokenizer(base)
 
     def prompt_tokens(problem: str) -> int:
-        return len(tokenizer.apply_chat_template(chat_prompt(problem, p.format), add_generation_prompt=True))
+        return len(prompt_ids(tokenizer, chat_prompt(problem, p.format)))
 
     prepared = prepare_rows(
         read_jsonl(raw),

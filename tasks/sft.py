@@ -11,13 +11,16 @@ from pathlib import Path
 
 import typer
 
+from rlvr.checkpoints import MANIFEST, fingerprint, train_and_publish
 from rlvr.config import load_params
 from rlvr.data import to_sft_example
 from rlvr.errors import DataError
+from rlvr.hardware import resolve_dtype, select_backend
 from rlvr.lineage import hash_path
-from rlvr.models import load_tokenizer
+from rlvr.models import load_tokenizer, load_trainable
+from rlvr.prompts import prompt_ids
 from rlvr.sources import read_jsonl
-from rlvr.training import MANIFEST, fingerprint, load_trainable, run_trainer, select_backend, train_sft
+from rlvr.trainers import build_sft_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, stage
 
 
@@ -45,27 +48,29 @@ def main(
             "set sft.max_steps: 0 or use a data source with a `solution` column"
         )
     backend = select_backend(p.train.backend)
+    dtype = resolve_dtype(p.model.dtype)
     tokenizer = load_tokenizer(base)
-    prompt_lengths = [
-        len(tokenizer.apply_chat_template(e["prompt"], add_generation_prompt=True)["input_ids"])
-        for e in examples
-    ]
+    prompt_lengths = [len(prompt_ids(tokenizer, e["prompt"])) for e in examples]
     if min(prompt_lengths) >= p.sft.max_length:
         raise DataError(
             f"every SFT prompt is at least sft.max_length={p.sft.max_length} tokens long (shortest: "
             f"{min(prompt_lengths)}), so no completion token is left to learn from; raise sft.max_length"
         )
     base_manifest = (base / "rlvr_base.json").read_text()
-    run_id = fingerprint(
-        "sft", p.sft, p.lora, p.model.dtype, p.format, backend, hash_path(train_file), base_manifest
-    )
+    run_id = fingerprint("sft", p.sft, p.lora, dtype, p.format, backend, hash_path(train_file), base_manifest)
     model, tokenizer, peft_config = load_trainable(
-        base, p.model.dtype, p.lora, adapter=None, backend=backend, max_seq_length=p.sft.max_length
+        base,
+        dtype,
+        p.lora,
+        adapter=None,
+        backend=backend,
+        max_seq_length=p.sft.max_length,
+        gradient_checkpointing=p.sft.gradient_checkpointing,
     )
-    trainer = train_sft(
-        model, tokenizer, peft_config, examples, p.sft, p.model.dtype, checkpoints / f"sft-{run_id}"
+    trainer = build_sft_trainer(
+        model, tokenizer, peft_config, examples, p.sft, dtype, backend, checkpoints / f"sft-{run_id}"
     )
-    summary = run_trainer(
+    summary = train_and_publish(
         trainer,
         checkpoints / f"sft-{run_id}",
         out,

@@ -6,20 +6,15 @@ from pathlib import Path
 
 import typer
 
+from rlvr.checkpoints import fingerprint, train_and_publish
 from rlvr.config import load_params
 from rlvr.data import to_grpo_example
+from rlvr.hardware import resolve_dtype, select_backend, select_generation
 from rlvr.lineage import hash_path
-from rlvr.models import has_adapter
+from rlvr.models import has_adapter, load_trainable
 from rlvr.rewards import build_rewards
 from rlvr.sources import read_jsonl
-from rlvr.training import (
-    fingerprint,
-    load_trainable,
-    run_trainer,
-    select_backend,
-    train_grpo,
-    vllm_available,
-)
+from rlvr.trainers import build_grpo_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, stage
 
 
@@ -35,9 +30,8 @@ def main(
     p = load_params(params)
     t = p.train
     backend = select_backend(t.backend)
-    use_vllm = t.use_vllm and vllm_available()
-    if t.use_vllm and not use_vllm:
-        print("train: train.use_vllm is set but vLLM or a CUDA GPU is missing; generating with transformers")
+    generation = select_generation(t.generation, backend)
+    dtype = resolve_dtype(p.model.dtype)
     train_file = data / "train.jsonl"
     examples = [to_grpo_example(row, p.format) for row in read_jsonl(train_file)]
     adapter = sft if has_adapter(sft) else None
@@ -45,24 +39,26 @@ def main(
         "grpo",
         t,
         p.lora,
-        p.model.dtype,
+        dtype,
         p.format,
         backend,
-        use_vllm,
+        generation,
         hash_path(train_file),
         (base / "rlvr_base.json").read_text(),
         hash_path(adapter) if adapter else None,
     )
     model, tokenizer, peft_config = load_trainable(
         base,
-        p.model.dtype,
+        dtype,
         p.lora,
         adapter=adapter,
         backend=backend,
         max_seq_length=p.prepare.max_prompt_tokens + t.max_completion_length,
+        gradient_checkpointing=t.gradient_checkpointing,
+        fast_inference=generation == "vllm" and backend == "unsloth",
     )
     names = list(t.rewards)
-    trainer = train_grpo(
+    trainer = build_grpo_trainer(
         model,
         tokenizer,
         peft_config,
@@ -70,13 +66,18 @@ def main(
         build_rewards(names, p.format),
         [t.rewards[name] for name in names],
         t,
-        p.model.dtype,
+        dtype,
+        backend,
+        generation,
+        p.prepare.max_prompt_tokens,
         checkpoints / f"grpo-{run_id}",
-        use_vllm=use_vllm,
     )
     tokens = t.batch_size * t.gradient_accumulation_steps * t.max_completion_length
-    print(f"train: {backend} backend, {t.max_steps} steps of up to {tokens} completion tokens each")
-    summary = run_trainer(
+    print(
+        f"train: {backend} backend, {dtype}, generation with {generation}, "
+        f"{t.max_steps} steps of up to {tokens} completion tokens each"
+    )
+    summary = train_and_publish(
         trainer,
         checkpoints / f"grpo-{run_id}",
         out,

@@ -16,7 +16,7 @@ from rlvr.config import Params, ParamsError, load_params, parse_params
         ),
         (
             {"train": {"max_step": 3}},
-            "unknown key 'train.max_step'; allowed keys here: backend, use_vllm, max_steps",
+            "unknown key 'train.max_step'; allowed keys here: backend, generation, steps_per_generation",
         ),
         (
             {"data": {"hub": {"nope": 1}}},
@@ -27,15 +27,19 @@ from rlvr.config import Params, ParamsError, load_params, parse_params
             {"train": {"backend": "tpu"}},
             "'train.backend': Input should be 'auto', 'trl' or 'unsloth' (got 'tpu')",
         ),
-        ({"model": {"dtype": "int8"}}, "'model.dtype': Input should be 'bfloat16', 'float16' or 'float32'"),
+        (
+            {"model": {"dtype": "int8"}},
+            "'model.dtype': Input should be 'auto', 'bfloat16', 'float16' or 'float32'",
+        ),
         ({"data": {"source": "web"}}, "'data.source': Input should be 'builtin', 'hub' or 'local'"),
         (
             {"data": {"builtin": {"levels": [4]}}},
             "'data.builtin.levels.0': Input should be 1, 2 or 3 (got 4)",
         ),
+        ({"train": {"rewards": {}}}, "'train.rewards': Dictionary should have at least 1 item"),
         (
-            {"train": {"rewards": {"novelty": 1.0}}},
-            "unknown rewards ['novelty']; allowed: ['accuracy', 'check_answer'",
+            {"train": {"batch_size": 6, "num_generations": 4}},
+            "train.num_generations (4) must divide the completions per generation round",
         ),
         (
             {"train": {"num_generations": 1}},
@@ -66,3 +70,12 @@ def test_missing_and_malformed_files(tmp_path):
         load_params(tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text("")
     assert load_params(tmp_path / "params.yaml") == Params()
+
+
+def test_unknown_reward_names_are_refused_where_the_rewards_are_built(tmp_path):
+    from rlvr.profiles import checked
+    from rlvr.rewards import UnknownReward
+
+    (tmp_path / "params.yaml").write_text("train:\n  rewards: {novelty: 1.0}\n")
+    with pytest.raises(UnknownReward, match="train.rewards: unknown reward 'novelty'; the rewards are"):
+        checked(tmp_path / "params.yaml")

@@ -14,7 +14,7 @@ from rlvr.data import (
     to_grpo_example,
     to_sft_example,
 )
-from rlvr.generator import LEVELS, generate
+from rlvr.problems import LEVELS, generate
 from rlvr.prompts import Markers, chat_prompt
 
 MARKERS = Markers()

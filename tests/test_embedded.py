@@ -6,14 +6,15 @@ import json
 
 import pytest
 
+from rlvr.checkpoints import train_and_publish
 from rlvr.config import LoraParams, SftParams
 from rlvr.data import to_sft_example
 from rlvr.evaluation import score_completions, summarise
 from rlvr.generation import generate
-from rlvr.generator import generate as generate_problems
-from rlvr.models import load_model, load_tokenizer, materialise_base
+from rlvr.models import load_model, load_tokenizer, load_trainable, materialise_base
+from rlvr.problems import generate as generate_problems
 from rlvr.prompts import Markers, chat_prompt
-from rlvr.training import load_trainable, run_trainer, train_sft
+from rlvr.trainers import build_sft_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +41,17 @@ def test_a_short_sft_teaches_the_format(embedded, tmp_path):
     train, heldout = rows[:64], rows[64:]
     model, tokenizer, peft_config = load_trainable(embedded, "float32", LoraParams(), None, "trl", 256)
     examples = [to_sft_example(row, Markers()) for row in train]
-    trainer = train_sft(
+    trainer = build_sft_trainer(
         model,
         tokenizer,
         peft_config,
         examples,
         SftParams(max_steps=12, learning_rate=5e-4),
         "float32",
+        "trl",
         tmp_path / "ck",
     )
-    run_trainer(trainer, tmp_path / "ck", tmp_path / "sft", tmp_path / "sft.jsonl", {})
+    train_and_publish(trainer, tmp_path / "ck", tmp_path / "sft", tmp_path / "sft.jsonl", {})
     prompts = [chat_prompt(row["problem"], Markers()) for row in heldout]
     tuned = load_model(embedded, "float32", adapter=tmp_path / "sft")
     base = load_model(embedded, "float32")

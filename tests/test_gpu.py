@@ -1,56 +1,207 @@
-"""The GPU-only paths: the Unsloth backend and vLLM generation. Marked `gpu`: skipped without CUDA, and
-each also skips when its package is not installed (`pip install -e .[gpu]`, `pip install vllm`)."""
+"""The GPU paths, run for real on a CUDA machine: GRPO with each generation engine, the Unsloth backend
+through the train stage, its adapter loaded for evaluation and for serving, the evaluate stage on the GPU.
+
+Marked `gpu`: skipped without CUDA. The Unsloth and vLLM tests also skip where their package is missing.
+Unsloth patches transformers and TRL when it is imported, so it only ever runs in a stage subprocess
+here: this process keeps plain TRL+PEFT for the other tests.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
+from safetensors.torch import load_file
 
-from rlvr.config import LoraParams, TrainParams
+from rlvr.checkpoints import train_and_publish
+from rlvr.config import LoraParams, TrainParams, parse_params
 from rlvr.data import to_grpo_example
-from rlvr.generator import generate
-from rlvr.prompts import Markers
+from rlvr.generation import generate
+from rlvr.hardware import installed, select_backend, select_generation
+from rlvr.inference import Answerer
+from rlvr.models import load_model, load_tokenizer, load_trainable
+from rlvr.problems import generate as generate_problems
+from rlvr.prompts import Markers, chat_prompt
 from rlvr.rewards import REWARDS, build_rewards
-from rlvr.training import load_trainable, run_trainer, select_backend, train_grpo
-from tests.tiny import DigitShare, lora_weights
+from rlvr.sources import write_jsonl
+from rlvr.trainers import build_grpo_trainer
+from tests.tiny import DigitShare, build_tiny_model, lora_weights
 
 pytestmark = pytest.mark.gpu
-EXAMPLES = [to_grpo_example(row, Markers()) for row in generate(16, seed=5, levels=[1])]
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = generate_problems(24, seed=5, levels=[1])
+EXAMPLES = [to_grpo_example(row, Markers()) for row in ROWS]
+needs_unsloth = pytest.mark.skipif(not installed("unsloth"), reason="needs unsloth (pip install -e .[gpu])")
 
 
-def grpo_changes_weights(tiny_model, tmp_path, backend: str, use_vllm: bool) -> None:
-    model, tokenizer, peft_config = load_trainable(
-        tiny_model, "bfloat16", LoraParams(r=4, alpha=8), None, backend, 512
+@pytest.fixture(scope="module")
+def gpu_tiny(tmp_path_factory) -> Path:
+    base = build_tiny_model(tmp_path_factory.mktemp("gpu") / "base", hidden=64)
+    (base / "rlvr_base.json").write_text(json.dumps({"name": "tiny", "revision": None, "dtype": "bfloat16"}))
+    return base
+
+
+def grpo(base: Path, out: Path, generation: str, backend: str = "trl", **overrides) -> dict:
+    """Two GRPO steps in this process; the LoRA weights must change, on the GPU. DigitShare gives the
+    random tiny model's completions different rewards: rlvr's own score them all alike, so no gradient."""
+    lora = LoraParams(r=4, alpha=8)
+    model, tokenizer, peft_config = load_trainable(base, "bfloat16", lora, None, backend, 512)
+    params = TrainParams(
+        max_steps=2, batch_size=4, num_generations=4, max_completion_length=8, learning_rate=0.01, **overrides
     )
-    trainer = train_grpo(
+    trainer = build_grpo_trainer(
         model,
         tokenizer,
         peft_config,
         EXAMPLES,
         [*build_rewards(list(REWARDS), Markers()), DigitShare()],
         [1.0] * (len(REWARDS) + 1),
-        TrainParams(max_steps=2, batch_size=4, num_generations=4, max_completion_length=8),
+        params,
         "bfloat16",
-        tmp_path / "ck",
-        use_vllm=use_vllm,
+        backend,
+        generation,
+        256,
+        out.parent / f"ck-{out.name}",
     )
     before = lora_weights(trainer.model)
-    summary = run_trainer(trainer, tmp_path / "ck", tmp_path / "out", tmp_path / "log.jsonl", {})
-    assert summary["steps"] == 2 and (tmp_path / "out" / "adapter_config.json").is_file()
+    log = out.parent / f"{out.name}.jsonl"
+    summary = train_and_publish(trainer, out.parent / f"ck-{out.name}", out, log, {})
     after = lora_weights(trainer.model)
-    assert before and any(not torch.equal(after[k], v) for k, v in before.items())
+    assert summary["steps"] == 2 and (out / "adapter_config.json").is_file()
+    assert all(v.is_cuda for v in after.values())
+    assert any(not torch.equal(after[k].cpu(), v.cpu()) for k, v in before.items()), "no LoRA weight moved"
+    return summary
 
 
-def test_auto_picks_unsloth_on_a_gpu():
-    pytest.importorskip("unsloth")
-    assert torch.cuda.is_available() and select_backend("auto") == "unsloth"
+def test_auto_choices_on_a_gpu():
+    assert select_backend("auto") == ("unsloth" if installed("unsloth") else "trl")
+    assert select_generation("auto", "trl") == ("vllm" if installed("vllm") else "merged")
+    assert select_generation("auto", "unsloth") == ("vllm" if installed("vllm") else "generate")
 
 
-def test_unsloth_backend_trains(tiny_model, tmp_path):
-    pytest.importorskip("unsloth")
-    grpo_changes_weights(tiny_model, tmp_path, "unsloth", use_vllm=False)
+@pytest.mark.parametrize(
+    ("generation", "overrides"),
+    [
+        ("generate", {}),
+        ("merged", {}),
+        ("merged", {"steps_per_generation": 2}),
+        ("continuous_batching", {}),
+        ("continuous_batching", {"steps_per_generation": 2}),
+    ],
+)
+def test_trl_backend_trains_with_each_engine(gpu_tiny, tmp_path, generation, overrides):
+    grpo(gpu_tiny, tmp_path / "adapter", generation, **overrides)
 
 
-def test_trl_backend_with_vllm_generation_trains(tiny_model, tmp_path):
-    pytest.importorskip("vllm")
-    grpo_changes_weights(tiny_model, tmp_path, "trl", use_vllm=True)
+def test_both_engines_decode_the_same_greedy_answers(gpu_tiny, tmp_path):
+    """In fp32 (the adapter merged into the weights) both engines pick the same argmax at every step."""
+    grpo(gpu_tiny, tmp_path / "adapter", "generate")
+    tokenizer = load_tokenizer(gpu_tiny)
+    prompts = [chat_prompt(row["problem"], Markers()) for row in ROWS[:8]]
+    answers = {}
+    for engine in ("generate", "merged", "continuous_batching"):
+        model = load_model(gpu_tiny, "float32", adapter=tmp_path / "adapter").to("cuda")
+        answers[engine] = generate(model, tokenizer, prompts, 12, batch_size=4, engine=engine)
+    texts, lengths = answers["generate"]
+    assert len(texts) == 8 and all(0 < n <= 12 for n in lengths)
+    assert answers["merged"] == answers["generate"]
+    assert answers["continuous_batching"] == answers["generate"]
+
+
+def stage_project(tmp_path: Path, base: Path, **train) -> Path:
+    """The inputs of the train and evaluate stages, as `dvc repro` would have left them."""
+    write_jsonl(ROWS[:16], tmp_path / "data" / "train.jsonl")
+    write_jsonl(ROWS[16:], tmp_path / "data" / "heldout.jsonl")
+    (tmp_path / "sft").mkdir()
+    for log in ("sft.jsonl", "train.jsonl"):
+        (tmp_path / log).write_text("")
+    values = {
+        "model": {"name": str(base), "dtype": "bfloat16"},
+        "lora": {"r": 4, "alpha": 8},
+        "train": {"max_steps": 2, "batch_size": 4, "num_generations": 4, "max_completion_length": 8, **train},
+        "evaluate": {"max_problems": 8, "max_new_tokens": 8, "batch_size": 4},
+    }
+    parse_params(values)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(values))
+    return tmp_path
+
+
+def run_stage(project: Path, stage: str, **paths: Path) -> str:
+    """`python -m tasks.<stage>` on `project`, each path given as its `--option`."""
+    options = [arg for key, path in paths.items() for arg in (f"--{key.replace('_', '-')}", str(path))]
+    result = subprocess.run(
+        [sys.executable, "-m", f"tasks.{stage}", "--params", str(project / "params.yaml"), *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"},
+    )
+    assert result.returncode == 0, f"{stage} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return result.stdout
+
+
+def train_stage(project: Path, base: Path) -> str:
+    return run_stage(
+        project, "train", data=project / "data", base=base, sft=project / "sft", out=project / "grpo",
+        log=project / "train.jsonl", checkpoints=project / "ck",
+    )  # fmt: skip
+
+
+def evaluate_stage(project: Path, base: Path) -> str:
+    return run_stage(
+        project, "evaluate", data=project / "data", base=base, sft=project / "sft", grpo=project / "grpo",
+        sft_log=project / "sft.jsonl", train_log=project / "train.jsonl", metrics=project / "eval.json",
+        predictions=project / "predictions.jsonl", plots=project / "plots",
+    )  # fmt: skip
+
+
+@needs_unsloth
+def test_unsloth_backend_trains_and_its_adapter_evaluates_and_serves(gpu_tiny, tmp_path):
+    """Unsloth trains in a process of its own (it patches what it imports); its adapter then loads with
+    plain PEFT for serving and for the evaluate stage."""
+    project = stage_project(tmp_path, gpu_tiny, backend="trl")
+    script = (
+        "import unsloth; from pathlib import Path; from tests.test_gpu import grpo; "
+        f"grpo(Path({str(gpu_tiny)!r}), Path({str(project / 'grpo')!r}), 'generate', backend='unsloth')"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    weights = load_file(project / "grpo" / "adapter_model.safetensors")
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())  # B starts at zero
+
+    answerer = Answerer.load(project / "grpo", str(gpu_tiny), None, "bfloat16", Markers(), 8)
+    assert next(answerer.model.parameters()).is_cuda and answerer.engine == "merged"
+    answers = answerer.complete(["What is 2 + 3?", "What is 40 + 2?"])
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    assert "decoding with merged" in evaluate_stage(project, gpu_tiny)
+    assert set(json.loads((project / "eval.json").read_text())) == {"base", "grpo"}
+
+
+@needs_unsloth
+def test_train_stage_runs_on_the_unsloth_backend(gpu_tiny, tmp_path):
+    project = stage_project(tmp_path, gpu_tiny, backend="unsloth")
+    assert "unsloth backend, bfloat16, generation with generate" in train_stage(project, gpu_tiny)
+    manifest = json.loads((project / "grpo" / "rlvr_adapter.json").read_text())
+    assert manifest["backend"] == "unsloth" and manifest["steps"] == 2
+    assert [json.loads(line)["step"] for line in (project / "train.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_evaluate_stage_decodes_on_the_gpu(gpu_tiny, tmp_path):
+    project = stage_project(tmp_path, gpu_tiny, backend="trl", generation="continuous_batching")
+    grpo(gpu_tiny, project / "grpo", "continuous_batching")
+    output = evaluate_stage(project, gpu_tiny)
+    assert "bfloat16 on cuda, decoding with continuous_batching" in output
+    metrics = json.loads((project / "eval.json").read_text())
+    assert set(metrics) == {"base", "grpo"} and all(m["problems"] == 8 for m in metrics.values())
+    assert len((project / "predictions.jsonl").read_text().splitlines()) == 16
+
+
+@pytest.mark.skipif(not installed("vllm"), reason="needs vllm")
+def test_trl_backend_with_vllm_generation_trains(gpu_tiny, tmp_path):
+    grpo(gpu_tiny, tmp_path / "adapter", "vllm")

@@ -143,7 +143,7 @@ def test_shipped_profiles_validate_and_params_yaml_is_the_default():
     [
         ("train.max_step=3", "train.max_step"),
         ("train.backend=tpu", "'auto', 'trl' or 'unsloth'"),
-        ("+train.rewards.novelty=1.0", "unknown rewards ['novelty']"),
+        ("+train.rewards.novelty=1.0", "unknown reward 'novelty'"),
         ("train.rewards.novelty=1.0", "Could not override 'train.rewards.novelty'"),
     ],
 )

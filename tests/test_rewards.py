@@ -297,7 +297,8 @@ def test_build_rewards_rejects_unknown_names():
     with pytest.raises(ValueError) as error:
         build_rewards(["accuracy", "fluency"], M)
     assert str(error.value) == (
-        "unknown reward 'fluency'; the rewards are match_format_exactly, match_format_approximately, "
+        "train.rewards: unknown reward 'fluency'; the rewards are match_format_exactly, "
+        "match_format_approximately, "
         "check_answer, check_numbers, accuracy"
     )
 

@@ -8,21 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlvr.checkpoints import last_checkpoint, train_and_publish
 from rlvr.config import LoraParams, SftParams, TrainParams
 from rlvr.data import to_grpo_example, to_sft_example
-from rlvr.generator import generate
-from rlvr.models import load_model
+from rlvr.hardware import BackendUnavailable, select_backend, select_generation
+from rlvr.models import load_model, load_trainable
+from rlvr.problems import generate
 from rlvr.prompts import Markers
 from rlvr.rewards import build_rewards
-from rlvr.training import (
-    BackendUnavailable,
-    last_checkpoint,
-    load_trainable,
-    run_trainer,
-    select_backend,
-    train_grpo,
-    train_sft,
-)
+from rlvr.trainers import build_grpo_trainer, build_sft_trainer
 from tests.tiny import DigitShare, lora_weights
 
 ROWS = generate(24, seed=3, levels=[1])
@@ -38,17 +32,18 @@ def changed(before: dict, adapter_dir: Path, base: Path) -> list[str]:
 def test_sft_then_grpo_change_the_adapter_weights(tiny_model, tmp_path):
     model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
     examples = [to_sft_example(row, Markers()) for row in ROWS]
-    sft = train_sft(
+    sft = build_sft_trainer(
         model,
         tokenizer,
         peft_config,
         examples,
         SftParams(max_steps=2, batch_size=4, max_length=320),
         "float32",
+        "trl",
         tmp_path / "ck-sft",
     )
     before = lora_weights(sft.model)
-    summary = run_trainer(
+    summary = train_and_publish(
         sft, tmp_path / "ck-sft", tmp_path / "sft", tmp_path / "sft.jsonl", {"stage": "sft"}
     )
     assert summary["steps"] == 2 and (tmp_path / "sft" / "adapter_model.safetensors").is_file()
@@ -61,7 +56,7 @@ def test_sft_then_grpo_change_the_adapter_weights(tiny_model, tmp_path):
         max_steps=2, batch_size=4, num_generations=4, max_completion_length=8, learning_rate=0.01
     )
     names = list(params.rewards)
-    grpo = train_grpo(
+    grpo = build_grpo_trainer(
         model,
         tokenizer,
         None,
@@ -70,10 +65,14 @@ def test_sft_then_grpo_change_the_adapter_weights(tiny_model, tmp_path):
         [1.0] * (len(names) + 1),
         params,
         "float32",
+        "trl",
+        "generate",
+        256,
         tmp_path / "ck-grpo",
-        use_vllm=False,
     )
-    run_trainer(grpo, tmp_path / "ck-grpo", tmp_path / "grpo", tmp_path / "grpo.jsonl", {"stage": "grpo"})
+    train_and_publish(
+        grpo, tmp_path / "ck-grpo", tmp_path / "grpo", tmp_path / "grpo.jsonl", {"stage": "grpo"}
+    )
     log = [json.loads(line) for line in (tmp_path / "grpo.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == [1, 2]
     assert {f"rewards/{name}/mean" for name in names} <= set(log[0])
@@ -99,3 +98,14 @@ def test_auto_backend_is_trl_without_a_gpu_and_unsloth_is_refused():
     assert select_backend("trl") == "trl"
     with pytest.raises(BackendUnavailable, match="needs a CUDA GPU"):
         select_backend("unsloth")
+
+
+def test_auto_generation_is_plain_generate_without_a_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert select_generation("auto", "trl") == "generate"
+    assert select_generation("continuous_batching", "trl") == "continuous_batching"
+    with pytest.raises(BackendUnavailable, match="train.generation is 'vllm'"):
+        select_generation("vllm", "trl")
+    with pytest.raises(BackendUnavailable, match="TRL\\+PEFT engine"):
+        select_generation("continuous_batching", "unsloth")

@@ -14,12 +14,13 @@ CHATML = (
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
-def build_tiny_model(dest: Path, seed: int = 0) -> Path:
+def build_tiny_model(dest: Path, seed: int = 0, hidden: int = 32) -> Path:
+    """The model at `dest`; `hidden` is split over 4 heads (Unsloth's kernels want a head of 16 or more)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from rlvr.generator import generate
+    from rlvr.problems import generate
     from rlvr.prompts import Markers, system_prompt
 
     corpus = [system_prompt(Markers())] + [
@@ -41,8 +42,8 @@ def build_tiny_model(dest: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,

@@ -1,0 +1,90 @@
+"""Resumable training runs: checkpoints keyed by a fingerprint of the inputs, a per-step JSONL log, and
+publishing the finished adapter atomically.
+
+A run that was killed resumes from its last complete checkpoint when it is started again with the same
+inputs, and a run with other inputs never picks up a stale checkpoint. The finished adapter is written
+beside its destination and renamed into place, so a crash never leaves a half-written adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+MANIFEST = "rlvr_adapter.json"
+
+
+def fingerprint(*parts: object) -> str:
+    """A short, stable hash of the inputs of a training run (params sections, input file hashes)."""
+    import hashlib
+
+    def plain(value: object) -> object:
+        return value.model_dump() if hasattr(value, "model_dump") else str(value)
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=plain).encode()).hexdigest()[:16]
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest complete checkpoint in `folder`. The Trainer writes `trainer_state.json` after the
+    weights and optimizer, so a checkpoint whose save was interrupted by a kill has none (or a truncated
+    one) and is passed over for the one before it."""
+    steps = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for checkpoint in steps:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        return str(checkpoint)
+    return None
+
+
+def json_logger(path: Path, resume_step: int):
+    """A TrainerCallback appending each logged step (rewards per function, loss, KL, lengths) to JSONL.
+
+    On resume, lines of steps after the checkpoint (logged by the killed run) are dropped first, so the
+    log holds each step once."""
+    from transformers import TrainerCallback
+
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
+        path.write_text("".join(line + "\n" for line in kept))
+
+    class JsonlLogger(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            numbers = {k: v for k, v in (logs or {}).items() if isinstance(v, int | float)}
+            if "train_runtime" in numbers:  # the end-of-training summary, not a step
+                return
+            with path.open("a") as log:
+                log.write(json.dumps({"step": state.global_step, **numbers}) + "\n")
+
+    return JsonlLogger()
+
+
+def train_and_publish(trainer, checkpoints: Path, adapter_out: Path, log_out: Path, manifest: dict) -> dict:
+    """Train (resuming from the last checkpoint in `checkpoints`), then write the adapter and its log."""
+    resume = last_checkpoint(checkpoints)
+    resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+    log_path = checkpoints / "log.jsonl"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    trainer.add_callback(json_logger(log_path, resume_step))
+    if resume:
+        print(f"resuming from {resume} (step {resume_step})", flush=True)
+    result = trainer.train(resume_from_checkpoint=resume)
+    partial = adapter_out.with_name(adapter_out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    trainer.save_model(str(partial))
+    trainer.processing_class.save_pretrained(str(partial))
+    manifest = {
+        **manifest,
+        "trained": True,
+        "steps": trainer.state.global_step,
+        "resumed_from_step": resume_step,
+    }
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    log_out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(log_path, log_out)
+    shutil.rmtree(adapter_out, ignore_errors=True)
+    partial.rename(adapter_out)
+    shutil.rmtree(checkpoints)
+    return {**manifest, "train_runtime_s": result.metrics.get("train_runtime")}

@@ -1,0 +1,106 @@
+"""What this machine can do, and the `auto` choices in params resolved against it.
+
+Machines differ in ways that change the right setting by an order of magnitude: bf16 on a CPU without
+native bf16 instructions (AVX2 only) measured 13x slower than fp32, while a CPU with avx512_bf16 or AMX runs
+it a little faster than fp32; Unsloth and vLLM need a CUDA GPU and their packages. So `auto` is decided
+here, from what the machine reports, never assumed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from rlvr.errors import RlvrError
+
+# CPU flags (as /proc/cpuinfo names them) that give native bf16 matrix arithmetic.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+class BackendUnavailable(RlvrError):
+    """A backend or generation engine asked for in params cannot run on this machine."""
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags, read from /proc/cpuinfo (empty where there is none, e.g. macOS).
+
+    >>> sorted(cpu_flags("processor : 0\\nflags : fpu avx2 avx512_bf16\\n"))
+    ['avx2', 'avx512_bf16', 'fpu']
+    """
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.is_file() else ""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def resolve_dtype(requested: str, cuda: bool | None = None, flags: frozenset[str] | None = None) -> str:
+    """`auto`: bfloat16 on a CUDA GPU that supports it and on a CPU with native bf16, float32 elsewhere.
+
+    >>> resolve_dtype("auto", cuda=False, flags=frozenset({"avx2"}))
+    'float32'
+    >>> resolve_dtype("auto", cuda=False, flags=frozenset({"avx2", "amx_bf16"}))
+    'bfloat16'
+    >>> resolve_dtype("float16", cuda=False, flags=frozenset())
+    'float16'
+    """
+    if requested != "auto":
+        return requested
+    if cuda if cuda is not None else cuda_available():
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "bfloat16" if NATIVE_BF16_FLAGS & (flags if flags is not None else cpu_flags()) else "float32"
+
+
+def installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+def select_backend(requested: str) -> str:
+    """`auto` means Unsloth where a CUDA GPU and the unsloth package are both present, TRL+PEFT elsewhere."""
+    unsloth_ready = cuda_available() and installed("unsloth")
+    if requested == "auto":
+        return "unsloth" if unsloth_ready else "trl"
+    if requested == "unsloth" and not unsloth_ready:
+        raise BackendUnavailable(
+            "train.backend is 'unsloth', which needs a CUDA GPU and `pip install -e .[gpu]`; "
+            "set train.backend to 'auto' or 'trl' to train with TRL+PEFT here"
+        )
+    return requested
+
+
+def select_generation(requested: str, backend: str) -> str:
+    """How GRPO samples completions (and evaluation decodes): `vllm`, `continuous_batching` or `generate`.
+
+    `auto` takes vLLM where it is installed on a CUDA GPU (through Unsloth's `fast_inference` engine on the
+    Unsloth backend, TRL's colocated engine on TRL+PEFT). On a GPU without it: on TRL+PEFT, sampling from a
+    merged copy of the policy (a small model decodes at the pace of kernel launches, which the unmerged
+    LoRA multiplies), on Unsloth its own decoding. On a CPU, plain `generate`: there decoding is bound by
+    arithmetic, and the merged copy measured no faster. See docs/benchmarks.md for the measurements.
+    """
+    cuda = cuda_available()
+    if requested == "auto":
+        if cuda and installed("vllm"):
+            return "vllm"
+        return "merged" if cuda and backend == "trl" else "generate"
+    if requested == "vllm" and not (cuda and installed("vllm")):
+        raise BackendUnavailable(
+            "train.generation is 'vllm', which needs a CUDA GPU and `pip install vllm`; "
+            "set train.generation to 'auto' to use the fastest engine this machine has"
+        )
+    if requested in ("merged", "continuous_batching") and backend == "unsloth":
+        raise BackendUnavailable(
+            f"train.generation '{requested}' is a TRL+PEFT engine; with train.backend 'unsloth' use "
+            "'generate' (Unsloth's fast decoding), 'vllm' or 'auto'"
+        )
+    return requested

@@ -1,0 +1,60 @@
+"""Answering questions with a trained adapter on its base model, outside the pipeline.
+
+Both `rlvr ask` (through the registered MLflow model) and anyone serving the adapter load it here; this
+module needs no MLflow, so the same code answers on a GPU host that has only the training stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlvr.generation import generate
+from rlvr.hardware import cuda_available, resolve_dtype
+from rlvr.models import base_for_inference, load_model, load_tokenizer
+from rlvr.prompts import Markers, chat_prompt
+
+
+@dataclass
+class Answerer:
+    """A loaded adapter that completes questions greedily (on the GPU when there is one)."""
+
+    model: Any
+    tokenizer: Any
+    markers: Markers
+    max_new_tokens: int
+    engine: str
+
+    @classmethod
+    def load(
+        cls,
+        adapter: str | Path,
+        base_model: str,
+        revision: str | None,
+        dtype: str,
+        markers: Markers,
+        max_new_tokens: int,
+    ) -> Answerer:
+        dtype = resolve_dtype(dtype)
+        base = base_for_inference(base_model, revision, dtype)
+        model = load_model(base, dtype, adapter=adapter)
+        cuda = cuda_available()
+        if cuda:
+            model = model.to("cuda")
+        engine = "merged" if cuda else "generate"
+        return cls(model, load_tokenizer(adapter), markers, max_new_tokens, engine)
+
+    def complete(self, questions: Sequence[str], batch_size: int = 8) -> list[str]:
+        prompts = [chat_prompt(question, self.markers) for question in questions]
+        completions, _ = generate(
+            self.model,
+            self.tokenizer,
+            prompts,
+            self.max_new_tokens,
+            batch_size=batch_size,
+            desc="answer",
+            engine=self.engine,
+        )
+        return completions
