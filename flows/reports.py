@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from rlvr.evaluation import markdown_report
+from rlvr.evaluation import markdown_report, models_of
 from rlvr.pipeline import paths
 
 MLFLOW_UI = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
@@ -25,6 +25,6 @@ def publish_report(root: Path) -> None:
     )
     create_table_artifact(
         key="rlvr-metrics",
-        table=[{"model": name, **values} for name, values in metrics.items()],
+        table=[{"model": name, **values} for name, values in models_of(metrics).items()],
         description="Held-out metrics per model",
     )

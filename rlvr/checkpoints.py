@@ -80,11 +80,23 @@ def train_and_publish(trainer, checkpoints: Path, adapter_out: Path, log_out: Pa
         "trained": True,
         "steps": trainer.state.global_step,
         "resumed_from_step": resume_step,
+        "train_runtime_s": result.metrics.get("train_runtime"),
     }
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    log_out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(log_path, log_out)
+    write_log([json.loads(line) for line in log_path.read_text().splitlines()], log_out)
     shutil.rmtree(adapter_out, ignore_errors=True)
     partial.rename(adapter_out)
     shutil.rmtree(checkpoints)
-    return {**manifest, "train_runtime_s": result.metrics.get("train_runtime")}
+    return manifest
+
+
+def write_log(rows: list[dict], path: Path) -> None:
+    """A stage's per-step log as one JSON list, a step per line: the format `dvc plots` reads (it
+    refuses JSON Lines), and still diffable line by line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = ",\n".join(json.dumps(row) for row in rows)
+    path.write_text(f"[\n{body}\n]\n" if rows else "[]\n")
+
+
+def read_log(path: Path) -> list[dict]:
+    return json.loads(path.read_text())

@@ -27,17 +27,29 @@ def _fail(exc: Exception) -> None:
 
 @app.command()
 def report(root: Path = ROOT) -> None:
-    """Print the before/after table of the last evaluation."""
-    from rlvr.evaluation import COMPARISON_HEADER, comparison_rows
+    """Print the last evaluation: each model's accuracy with its 95% interval, the paired comparisons,
+    and what they let one conclude."""
+    from rlvr.evaluation import COMPARISON_HEADER, DELTA_HEADER, comparison_rows, delta_rows
     from rlvr.pipeline import paths
 
-    metrics_file = paths(root)["metrics"]
-    if not metrics_file.is_file():
-        _fail(RlvrError(f"{metrics_file} does not exist yet; run `dvc repro` first"))
-    table = Table(*COMPARISON_HEADER, title=f"Held-out evaluation ({metrics_file})")
-    for row in comparison_rows(json.loads(metrics_file.read_text())):
-        table.add_row(*row)
-    console.print(table)
+    files = paths(root)
+    if not files["metrics"].is_file():
+        _fail(RlvrError(f"{files['metrics']} does not exist yet; run `dvc repro` first"))
+    metrics = json.loads(files["metrics"].read_text())
+    for title, header, rows in (
+        (f"Held-out evaluation ({files['metrics']})", COMPARISON_HEADER, comparison_rows(metrics)),
+        ("Paired comparisons (bootstrap 95% CI, exact McNemar test)", DELTA_HEADER, delta_rows(metrics)),
+    ):
+        table = Table(*header, title=title)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    if files["arms_report"].is_file():
+        arms = json.loads(files["arms_report"].read_text())
+        for line in arms["conclusions"]:
+            console.print(f"- {line}")
+        for line in arms["warnings"]:
+            console.print(f"[yellow]warning:[/yellow] {line}")
 
 
 @app.command("use-profile")

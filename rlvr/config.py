@@ -93,6 +93,7 @@ class TrainParams(Section):
     backend: Literal["auto", "trl", "unsloth"] = "auto"
     # auto: vLLM where installed on a GPU, else sampling from a merged copy of the policy (docs/benchmarks.md)
     generation: Literal["auto", "generate", "merged", "continuous_batching", "vllm"] = "auto"
+    base_arm: bool = False  # also train GRPO from the base model (RFT without SFT), to compare
     steps_per_generation: int = Field(default=1, gt=0)  # optimizer steps sharing one generation round
     gradient_checkpointing: bool = False
     max_steps: int = Field(default=10, gt=0)
@@ -143,6 +144,7 @@ class TrainParams(Section):
 
 class EvaluateParams(Section):
     max_problems: int = Field(default=60, gt=0)
+    seed: int = 0  # of the paired bootstrap's resampling
     max_new_tokens: int = Field(default=64, gt=0)
     batch_size: int = Field(default=16, gt=0)
 

@@ -58,6 +58,16 @@ def normalise(problem: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", problem).casefold().split())
 
 
+def problem_id(problem: str) -> str:
+    """A stable id of a problem (a hash of its normalised text): results of two models, or of two
+    registered versions, are paired on it.
+
+    >>> problem_id("What is 2 + 2?") == problem_id("what is  2 + 2?")
+    True
+    """
+    return hashlib.sha256(normalise(problem).encode("utf-8")).hexdigest()[:16]
+
+
 def dedupe(rows: Iterable[dict]) -> tuple[list[dict], int]:
     """The first row of each normalised problem, and how many later copies were dropped."""
     seen: set[str] = set()

@@ -20,8 +20,12 @@ def stage_order(root: Path = Path(".")) -> list[str]:
     from dvc.repo import Repo
 
     written = list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
+
+    def key(stage) -> str:  # a `foreach` stage's items (`train@grpo`) keep their definition's place
+        name, _, item = stage.name.partition("@")
+        return f"{written.index(name):04d}{item}"
+
     with Repo(str(root)) as repo:
         # DVC's edges point from a stage to the stages it depends on; reversed, dependencies come first.
         graph = repo.index.graph.reverse()
-        order = nx.lexicographical_topological_sort(graph, key=lambda s: f"{written.index(s.name):04d}")
-        return [stage.name for stage in order]
+        return [stage.name for stage in nx.lexicographical_topological_sort(graph, key=key)]

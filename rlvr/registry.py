@@ -86,6 +86,7 @@ def log_and_register(
     import mlflow
     import pandas as pd
 
+    from rlvr.evaluation import models_of
     from rlvr.serving import AdapterModel, requirements
 
     mlflow_client = client()
@@ -99,7 +100,7 @@ def log_and_register(
                 mlflow.log_metrics(
                     {f"{stage}/{k.replace(':', '_')}": v for k, v in row.items() if k != "step"}, step=step
                 )
-        for model, values in metrics.items():
+        for model, values in models_of(metrics).items():
             mlflow.log_metrics({f"heldout/{model}/{k}": v for k, v in values.items()})
         mlflow.log_table(pd.DataFrame(predictions), artifact_file="predictions.json")
         for plot in plots:

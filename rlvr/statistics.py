@@ -47,6 +47,9 @@ def paired_comparison(
     >>> c = paired_comparison([False] * 50 + [True] * 50, [True] * 20 + [False] * 30 + [True] * 50)
     >>> c["delta"], c["n"], round(c["p_value"], 7), c["ci_low"] > 0
     (0.2, 100, 1.9e-06, True)
+    >>> c = paired_comparison([True, False] * 100, [True, False] * 100)
+    >>> c["delta"], c["ci_low"], c["ci_high"], c["p_value"]
+    (0.0, -0.015, 0.015, 1.0)
     """
     import numpy as np
     from scipy.stats import binomtest, bootstrap
@@ -56,9 +59,13 @@ def paired_comparison(
     if not before:
         raise ValueError("no problems to compare on")
     diff = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    n = len(diff)
     delta = float(diff.mean())
-    if np.all(diff == diff[0]):  # no spread to resample: the interval is the point
-        low = high = delta
+    if np.all(diff == diff[0]):
+        # Nothing to resample (every problem moved alike): the bootstrap would give a zero-width interval
+        # on any n. The rule of three bounds the share of problems that could still move the other way
+        # (95% upper bound 3/n), and so the interval: 4 problems say little, 400 say a lot.
+        low, high = max(-1.0, delta - 3 / n), min(1.0, delta + 3 / n)
     else:
         result = bootstrap(
             (diff,),
@@ -78,7 +85,7 @@ def paired_comparison(
         "ci_low": low,
         "ci_high": high,
         "p_value": p_value,
-        "n": len(diff),
+        "n": n,
     }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 import yaml
 
+from rlvr.checkpoints import read_log
 from rlvr.config import load_params
 from rlvr.lineage import dvc_out_hash, git_commit, hash_path
 from rlvr.registry import log_and_register, tracking_uri
@@ -44,7 +45,7 @@ def main(
         model_name=p.registry.model_name,
         params=p.model_dump(mode="json"),
         metrics=held_out,
-        step_logs={"sft": read_jsonl(sft_log), "train": read_jsonl(train_log)},
+        step_logs={"sft": read_log(sft_log), "train": read_log(train_log)},
         predictions=read_jsonl(predictions),
         plots=sorted(plots.glob("*.png")),
         adapter=grpo,

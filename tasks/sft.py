@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from rlvr.checkpoints import MANIFEST, fingerprint, train_and_publish
+from rlvr.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
 from rlvr.config import load_params
 from rlvr.data import to_sft_example
 from rlvr.errors import DataError
@@ -28,7 +28,7 @@ def main(
     data: Path = DATA,
     base: Path = BASE,
     out: Path = typer.Option(..., help="Directory for the SFT adapter."),
-    log: Path = typer.Option(..., help="JSONL file for the per-step training log."),
+    log: Path = typer.Option(..., help="JSON file for the per-step training log."),
     checkpoints: Path = CHECKPOINTS,
     params: Path = PARAMS,
 ) -> None:
@@ -36,8 +36,7 @@ def main(
     if p.sft.max_steps == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / MANIFEST).write_text(json.dumps({"trained": False, "reason": "sft.max_steps is 0"}) + "\n")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("")
+        write_log([], log)
         print("sft: skipped (sft.max_steps is 0)")
         return
     train_file = data / "train.jsonl"

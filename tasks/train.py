@@ -1,14 +1,22 @@
-"""Stage `train`: GRPO with TRL on top of the SFT adapter (when one was trained) or the base model."""
+"""Stage `train`: GRPO with TRL, one run per arm (dvc.yaml's `foreach`).
+
+The main arm (`--start sft`) trains on top of the SFT adapter, or on the base model when SFT is off. The
+`grpo_from_base` arm (`--start base`, switched on by `train.base_arm`) is RFT without SFT, the comparison
+that answers whether the warm-up was needed; when it is off, or when SFT is off (the main arm then starts
+from the base already), the stage writes a manifest saying so and no adapter.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
-from rlvr.checkpoints import fingerprint, train_and_publish
+from rlvr.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
 from rlvr.config import load_params
 from rlvr.data import to_grpo_example
+from rlvr.errors import RlvrError
 from rlvr.hardware import resolve_dtype, select_backend, select_generation
 from rlvr.lineage import hash_path
 from rlvr.models import has_adapter, load_trainable
@@ -19,24 +27,35 @@ from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, stage
 
 
 def main(
+    arm: str = typer.Option("grpo", help="The arm's name (its adapter and log are named after it)."),
+    start: str = typer.Option("sft", help="sft: on the SFT adapter when there is one; base: on the base."),
     data: Path = DATA,
     base: Path = BASE,
     sft: Path = SFT,
     out: Path = typer.Option(..., help="Directory for the GRPO adapter."),
-    log: Path = typer.Option(..., help="JSONL file for the per-step training log."),
+    log: Path = typer.Option(..., help="JSON file for the per-step training log."),
     checkpoints: Path = CHECKPOINTS,
     params: Path = PARAMS,
 ) -> None:
+    if start not in ("sft", "base"):
+        raise RlvrError(f"--start must be 'sft' or 'base', not {start!r}")
     p = load_params(params)
     t = p.train
+    if start == "base" and (not t.base_arm or p.sft.max_steps == 0):
+        reason = "train.base_arm is off" if not t.base_arm else "the main arm starts from the base already"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MANIFEST).write_text(json.dumps({"trained": False, "arm": arm, "reason": reason}) + "\n")
+        write_log([], log)
+        print(f"train: {arm} skipped ({reason})")
+        return
     backend = select_backend(t.backend)
     generation = select_generation(t.generation, backend)
     dtype = resolve_dtype(p.model.dtype)
     train_file = data / "train.jsonl"
     examples = [to_grpo_example(row, p.format) for row in read_jsonl(train_file)]
-    adapter = sft if has_adapter(sft) else None
+    adapter = sft if start == "sft" and has_adapter(sft) else None
     run_id = fingerprint(
-        "grpo",
+        arm,
         t,
         p.lora,
         dtype,
@@ -70,19 +89,27 @@ def main(
         backend,
         generation,
         p.prepare.max_prompt_tokens,
-        checkpoints / f"grpo-{run_id}",
+        checkpoints / f"{arm}-{run_id}",
     )
     tokens = t.batch_size * t.gradient_accumulation_steps * t.max_completion_length
+    origin = "the SFT adapter" if adapter else "the base model"
     print(
-        f"train: {backend} backend, {dtype}, generation with {generation}, "
+        f"train: {arm} from {origin}: {backend} backend, {dtype}, generation with {generation}, "
         f"{t.max_steps} steps of up to {tokens} completion tokens each"
     )
     summary = train_and_publish(
         trainer,
-        checkpoints / f"grpo-{run_id}",
+        checkpoints / f"{arm}-{run_id}",
         out,
         log,
-        manifest={"stage": "grpo", "backend": backend, "base": str(base), "from_sft": adapter is not None},
+        manifest={
+            "stage": "grpo",
+            "arm": arm,
+            "backend": backend,
+            "base": str(base),
+            "from_sft": adapter is not None,
+            "completions_per_round": t.batch_size * t.gradient_accumulation_steps * t.steps_per_generation,
+        },
     )
     print(f"train: {summary}")
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from rlvr.checkpoints import read_log
 from rlvr.config import load_params
 from rlvr.lineage import hash_path
 from rlvr.pipeline import paths, stage_order
@@ -18,7 +19,9 @@ from rlvr.profiles import apply_overrides
 from rlvr.sources import read_jsonl
 from tests.conftest import dvc, project_env, ran_stages, registry_client
 
-STAGES = {"fetch", "model", "prepare", "sft", "train", "evaluate", "register"}
+ORDER = ["fetch", "model", "prepare", "sft", "train@grpo", "train@grpo_from_base", "evaluate", "register"]
+STAGES = set(ORDER)
+MODELS = ["base", "sft", "grpo", "grpo_from_base"]
 
 
 def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
@@ -35,18 +38,41 @@ def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
     report = json.loads(files["data_report"].read_text())
     assert report["train"] == len(train) and report["heldout"] == len(heldout)
     assert (files["base"] / "config.json").is_file()
-    for adapter in (files["sft"], files["grpo"]):
+    for adapter in (files["sft"], files["grpo"], files["models"] / "grpo_from_base"):
         assert (adapter / "adapter_config.json").is_file() and (
             adapter / "adapter_model.safetensors"
         ).is_file()
-    assert [row["step"] for row in read_jsonl(files["train_log"])] == [1, 2]
-    assert "rewards/accuracy/mean" in read_jsonl(files["train_log"])[0]
+    for arm in ("grpo", "grpo_from_base"):
+        log = read_log(files["logs"] / f"{arm}.json")
+        assert [row["step"] for row in log] == [1, 2] and "rewards/accuracy/mean" in log[0]
+    assert json.loads((files["grpo"] / "rlvr_adapter.json").read_text())["from_sft"] is True
+    assert (
+        json.loads((files["models"] / "grpo_from_base" / "rlvr_adapter.json").read_text())["from_sft"]
+        is False
+    )
     metrics = json.loads(files["metrics"].read_text())
-    assert list(metrics) == ["base", "sft", "grpo"]
-    for values in metrics.values():
-        assert 0 <= values["accuracy"] <= 1 and 0 <= values["format"] <= 1 and values["problems"] == 4
+    assert list(metrics) == [*MODELS, "comparisons"]
+    for name in MODELS:
+        values = metrics[name]
+        assert 0 <= values["accuracy_ci_low"] <= values["accuracy"] <= values["accuracy_ci_high"] <= 1
+        assert 0 <= values["format"] <= 1 and values["problems"] == 4
+    pairs = [(c["from"], c["to"]) for c in metrics["comparisons"]]
+    assert pairs == [(a, b) for i, a in enumerate(MODELS) for b in MODELS[i + 1 :]]
+    for c in metrics["comparisons"]:
+        assert set(c) == {"from", "to", "delta", "ci_low", "ci_high", "p_value", "n"} and c["n"] == 4
+        assert c["ci_low"] <= c["delta"] <= c["ci_high"] and 0 <= c["p_value"] <= 1
+        before = [p["correct"] for p in read_jsonl(files["predictions"]) if p["model"] == c["from"]]
+        after = [p["correct"] for p in read_jsonl(files["predictions"]) if p["model"] == c["to"]]
+        assert c["delta"] == (sum(after) - sum(before)) / 4
+    arms = json.loads(files["arms_report"].read_text())
+    assert set(arms["arms"]) == {"sft", "grpo", "grpo_from_base"}
+    assert (
+        arms["arms"]["grpo"]["spent"]["steps"] == 2 and arms["arms"]["grpo"]["spent"]["generated_tokens"] > 0
+    )
+    assert arms["conclusions"] and all(isinstance(line, str) for line in arms["conclusions"])
     predictions = read_jsonl(files["predictions"])
-    assert len(predictions) == 12 and {p["model"] for p in predictions} == {"base", "sft", "grpo"}
+    assert len(predictions) == 16 and {p["model"] for p in predictions} == set(MODELS)
+    assert len({p["id"] for p in predictions}) == 4
     assert sorted(p.name for p in files["plots"].glob("*.png")) == ["before_after.png", "training.png"]
 
     record = json.loads(files["registry"].read_text())
@@ -68,7 +94,7 @@ def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
 
 
 def test_stage_order_follows_the_dag(reproduced):
-    assert stage_order(reproduced[0]) == ["fetch", "model", "prepare", "sft", "train", "evaluate", "register"]
+    assert stage_order(reproduced[0]) == ORDER
 
 
 def test_second_repro_runs_nothing(reproduced):
@@ -84,7 +110,7 @@ def test_failing_stage_keeps_earlier_outputs_and_registry(project_copy):
     result = dvc(project_copy, "repro", check=False)
     assert result.returncode != 0
     assert "sideways is not a valid SchedulerType" in result.stderr + result.stdout
-    assert "failed to reproduce 'train'" in result.stderr
+    assert "failed to reproduce 'train@grpo'" in result.stderr
     assert {name: hash_path(files[name]) for name in before} == before
     assert len(registry_client(project_copy).search_model_versions("name='rlvr-math'")) == 1
 
@@ -114,11 +140,11 @@ def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_k
     assert saved < 8
 
     result = dvc(project_copy, "repro")
-    assert ran_stages(result.stdout) == {"train", "evaluate", "register"}
+    assert ran_stages(result.stdout) == {"train@grpo", "train@grpo_from_base", "evaluate", "register"}
     assert "resuming from" in result.stdout
     manifest = json.loads((files["grpo"] / "rlvr_adapter.json").read_text())
     assert manifest["steps"] == 8 and manifest["resumed_from_step"] >= 2
-    assert [row["step"] for row in read_jsonl(files["train_log"])] == list(range(1, 9))
+    assert [row["step"] for row in read_log(files["train_log"])] == list(range(1, 9))
     assert not list(checkpoints.glob("grpo-*"))  # cleaned up once the adapter is written
     assert hash_path(files["sft"]) == sft_before
     client = registry_client(project_copy)

@@ -1,0 +1,110 @@
+"""The paired statistics against references computed independently, and the conclusions drawn from them."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from rlvr.evaluation import compare_models, recommendation, reward_hacking, summarise
+from rlvr.statistics import accuracy_interval, conclusion, fixed_and_broken, paired_comparison
+
+
+def pairs(both: int, only_before: int, only_after: int, neither: int) -> tuple[list[bool], list[bool]]:
+    """Per-problem correctness of two models with the given counts, in a shuffled order."""
+    cells = [(True, True)] * both + [(True, False)] * only_before + [(False, True)] * only_after
+    cells += [(False, False)] * neither
+    random.Random(7).shuffle(cells)
+    return [b for b, _ in cells], [a for _, a in cells]
+
+
+def test_wilson_interval_matches_the_closed_form():
+    k, n, z = 37, 120, 1.959963984540054
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low, high = accuracy_interval([True] * k + [False] * (n - k))
+    assert low == pytest.approx(centre - half, abs=1e-9) and high == pytest.approx(centre + half, abs=1e-9)
+
+
+def test_mcnemar_is_the_exact_binomial_test_on_discordant_pairs():
+    before, after = pairs(both=50, only_before=2, only_after=10, neither=38)
+    c = paired_comparison(before, after)
+    # two-sided exact: 2 * P(X <= 2), X ~ Binomial(12, 1/2)
+    expected = 2 * sum(math.comb(12, i) for i in range(3)) / 2**12
+    assert c["p_value"] == pytest.approx(expected, rel=1e-12)
+    assert c["delta"] == pytest.approx(0.08) and c["n"] == 100
+    assert fixed_and_broken(before, after) == (10, 2)
+
+
+def test_bootstrap_interval_agrees_with_the_normal_approximation_on_many_problems():
+    before, after = pairs(both=300, only_before=60, only_after=100, neither=540)
+    c = paired_comparison(before, after, names=("sft", "grpo"), resamples=20_000, seed=3)
+    n, delta = 1000, 0.04
+    se = math.sqrt(((60 + 100) / n - delta**2) / n)
+    assert c["ci_low"] == pytest.approx(delta - 1.96 * se, abs=0.004)
+    assert c["ci_high"] == pytest.approx(delta + 1.96 * se, abs=0.004)
+    assert (c["from"], c["to"]) == ("sft", "grpo")
+    assert paired_comparison(before, after, resamples=20_000, seed=3) | {"from": "sft", "to": "grpo"} == c
+
+
+def test_comparison_keys_are_exactly_the_documented_ones():
+    c = paired_comparison(*pairs(5, 1, 3, 11))
+    assert list(c) == ["from", "to", "delta", "ci_low", "ci_high", "p_value", "n"]
+
+
+def test_few_problems_are_too_few_to_conclude_even_when_nothing_moved():
+    c = paired_comparison([True, False, True, False], [True, False, True, False], names=("sft", "grpo"))
+    assert (c["ci_low"], c["ci_high"]) == (-0.75, 0.75)
+    assert conclusion(c).startswith("too few problems to conclude")
+
+
+def test_unequal_problem_sets_are_refused():
+    with pytest.raises(ValueError, match="same problems"):
+        paired_comparison([True], [True, False])
+
+
+def test_a_clear_gain_and_no_gain_read_as_such():
+    gain = paired_comparison(*pairs(80, 5, 45, 70), names=("sft", "grpo"))
+    assert gain["ci_low"] > 0 and conclusion(gain).startswith("grpo beats sft by +20.0 points")
+    same = paired_comparison(*pairs(80, 20, 22, 78), names=("sft", "grpo"))
+    assert conclusion(same).startswith("no significant difference between sft and grpo")
+
+
+def scored(correct: list[bool]) -> list[dict]:
+    return [{"correct": c, "formatted": True, "tokens": 10} for c in correct]
+
+
+def test_recommendation_reports_no_signal_and_the_gain_of_each_arm():
+    base = [False] * 200
+    sft, grpo = pairs(60, 4, 30, 106)
+    scores = {"base": scored(base), "sft": scored(sft), "grpo": scored(grpo), "grpo_from_base": scored(base)}
+    metrics = {name: summarise(s) for name, s in scores.items()} | {"comparisons": compare_models(scores)}
+    arms = {
+        "sft": {"spent": {"steps": 30, "wall_s": 120.0}, "tied": None},
+        "grpo": {"spent": {"steps": 20, "wall_s": 300.0, "generated_tokens": 9000}, "tied": 0.4},
+        "grpo_from_base": {"spent": {"steps": 20, "wall_s": 300.0, "generated_tokens": 9000}, "tied": 1.0},
+    }
+    lines = recommendation(metrics, arms)
+    assert lines[1].startswith("RFT on top of SFT adds +13.0 points [") and "5.0 minutes" in lines[1]
+    assert lines[2].startswith("RFT alone (GRPO from the base model): no learning signal (100% of groups")
+
+
+def test_reward_hacking_trips_on_format_up_accuracy_down_and_not_otherwise():
+    steps = range(1, 13)
+    hacked = [
+        {
+            "step": s,
+            "rewards/match_format_approximately/mean": -4 + s / 2,
+            "rewards/accuracy/mean": 1.0 - s / 20,
+        }
+        for s in steps
+    ]
+    assert "check the samples for reward hacking" in reward_hacking(hacked)
+    honest = [dict(row, **{"rewards/accuracy/mean": s / 20}) for s, row in zip(steps, hacked, strict=True)]
+    assert reward_hacking(honest) is None
+    flat_accuracy = [dict(row, **{"rewards/accuracy/mean": 0.5}) for row in hacked]
+    fell = {"delta": -0.1, "ci_low": -0.15, "ci_high": -0.05}
+    assert "held-out accuracy fell (-10.0 points" in reward_hacking(flat_accuracy, fell)
+    assert reward_hacking(flat_accuracy, {"delta": 0.0, "ci_low": -0.05, "ci_high": 0.05}) is None
