@@ -1,130 +1,106 @@
-"""GRPO step time: rlvr's training path against a plain TRL script with the same settings, and how the
-step time grows with completions x tokens (from a fresh LoRA, and from a trained SFT adapter, which is
-how the pipeline runs by default).
+"""The cost of a GRPO step on this machine's CPU: a plain TRL script with TRL's default GRPOConfig against
+rlvr's train stage, per generated token.
 
-    python -m benchmarks.grpo_step [--steps 4] [--growth/--no-growth]
+    python -m benchmarks.grpo_step [--steps 3]
 
-Both sides use the same model, prompts, seed, reward functions and GRPOConfig values, so the difference
-is rlvr's own wiring (config building, dataset formatting, the per-step JSONL log). Sampled completions
-differ in length from step to step, so the table also gives the cost per generated token.
+Both sides train the embedded model (SmolLM2-135M-Instruct) with a fresh LoRA (r=16, every projection)
+on the same prompts with the same seed, and the same shape of step: 8 completions (1 prompt x 8) of up to
+64 tokens. The plain script sets only that shape; everything else is TRL's default (bf16, gradient
+checkpointing). rlvr's side is the real `tasks.train` stage on the embedded default's params, in a
+process of its own. Each step's time comes from TRL's own `step_time` log; a step's cost per token is
+that time over the completion tokens it generated, and each side's cost is the median over its steps
+after the first (warm-up). The last line printed is `rlvr/trl cost per token: <ratio>`.
 """
 
 from __future__ import annotations
 
+import json
+import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import typer
+import yaml
 
-from benchmarks.common import embedded_model, grpo_examples, print_table, sft_examples, step_timer
-from rlvr.checkpoints import train_and_publish
-from rlvr.config import LoraParams, SftParams, TrainParams
-from rlvr.models import load_trainable
-from rlvr.prompts import Markers
-from rlvr.rewards import REWARDS, build_rewards
-from rlvr.trainers import build_grpo_trainer, build_sft_trainer
+from benchmarks.common import embedded_model, grpo_examples, plain_trl_trainer, print_table
+from rlvr.config import TrainParams
 
-LORA = LoraParams(r=16, alpha=32)
+SHAPE = dict(batch_size=8, num_generations=8, max_completion_length=64)
 
 
-def rlvr_grpo(base: Path, params: TrainParams, adapter: Path | None, work: Path):
-    model, tokenizer, peft_config = load_trainable(base, "float32", LORA, adapter, "trl", 512)
-    names = list(REWARDS)
-    rewards = build_rewards(names, Markers())
-    trainer = build_grpo_trainer(
-        model, tokenizer, peft_config, grpo_examples(64), rewards, [1.0] * len(names), params, "float32",
-        "trl", "generate", 256, work / "ck",
-    )  # fmt: skip
-    timer = step_timer()
-    trainer.add_callback(timer)
-    train_and_publish(trainer, work / "ck", work / "out", work / "log.jsonl", {})
-    return timer
-
-
-def plain_trl_grpo(base: Path, params: TrainParams, work: Path):
-    """What a user would write with TRL and PEFT alone."""
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
-
-    args = GRPOConfig(
-        output_dir=str(work / "plain"), max_steps=params.max_steps, learning_rate=params.learning_rate,
-        per_device_train_batch_size=params.batch_size, num_generations=params.num_generations,
-        max_completion_length=params.max_completion_length, lr_scheduler_type="constant", seed=params.seed,
-        logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, bf16=False,
-    )  # fmt: skip
-    trainer = GRPOTrainer(
-        model=AutoModelForCausalLM.from_pretrained(base, dtype="float32"),
-        args=args,
-        reward_funcs=build_rewards(list(REWARDS), Markers()),
-        train_dataset=Dataset.from_list(grpo_examples(64)),
-        processing_class=AutoTokenizer.from_pretrained(base),
-        peft_config=LoraConfig(
-            r=16, lora_alpha=32, target_modules=LORA.target_modules, task_type="CAUSAL_LM"
-        ),
-    )
-    timer = step_timer()
-    trainer.add_callback(timer)
+def plain_trl(base: Path, steps: int, out: Path) -> None:
+    """The plain TRL side, in this process: its log history goes to `out`."""
+    params = TrainParams(**SHAPE, max_steps=steps)
+    trainer = plain_trl_trainer(base, params, grpo_examples(64), out.parent, use_cpu=True)
     trainer.train()
-    return timer
+    out.write_text(json.dumps(trainer.state.log_history))
 
 
-def sft_adapter(base: Path, work: Path) -> Path:
-    model, tokenizer, peft_config = load_trainable(base, "float32", LORA, None, "trl", 256)
-    examples = sft_examples(64)
-    trainer = build_sft_trainer(
-        model, tokenizer, peft_config, examples, SftParams(max_steps=4), "float32", "trl", work / "s"
+def rlvr_stage(base: Path, steps: int, work: Path) -> list[dict]:
+    """rlvr's train stage on the embedded default's params, with the benchmark's shape of step."""
+    from rlvr.checkpoints import read_log
+    from rlvr.problems import generate
+    from rlvr.sources import write_jsonl
+
+    write_jsonl(generate(64, seed=1, levels=[1]), work / "data" / "train.jsonl")
+    (work / "sft").mkdir()
+    (work / "params.yaml").write_text(yaml.safe_dump({"train": {**SHAPE, "max_steps": steps}}))
+    command = [
+        sys.executable, "-m", "tasks.train", "--params", str(work / "params.yaml"),
+        "--data", str(work / "data"), "--base", str(base), "--sft", str(work / "sft"),
+        "--out", str(work / "grpo"), "--log", str(work / "grpo.json"), "--checkpoints", str(work / "ck"),
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    return read_log(work / "grpo.json")
+
+
+def cost(log: list[dict]) -> tuple[float, float, float]:
+    """(median s/step, mean completion tokens, median ms per generated token), the first step left out."""
+    rows = [row for row in log if "step_time" in row and "completions/mean_length" in row][1:]
+    per_token = [
+        1000 * row["step_time"] / (SHAPE["batch_size"] * row["completions/mean_length"]) for row in rows
+    ]
+    return (
+        statistics.median(row["step_time"] for row in rows),
+        statistics.mean(row["completions/mean_length"] for row in rows),
+        statistics.median(per_token),
     )
-    train_and_publish(trainer, work / "s", work / "sft", work / "sft.jsonl", {})
-    return work / "sft"
-
-
-def ms_per_token(params: TrainParams, timer) -> float:
-    """A step's milliseconds per generated completion token."""
-    return 1000 * timer.steady() / (params.batch_size * timer.mean_length())
-
-
-def row(setup: str, params: TrainParams, timer, baseline: float | None = None) -> list[str]:
-    per_token = ms_per_token(params, timer)
-    versus = f"{100 * (per_token / baseline - 1):+.1f}%" if baseline else ""
-    shape = f"{params.batch_size} x {params.max_completion_length}"
-    return [setup, shape, f"{timer.steady():.1f}", f"{timer.mean_length():.1f}", f"{per_token:.0f}", versus]
 
 
 def main(
-    steps: int = typer.Option(4, help="Steps per measurement; the first is left out as warm-up."),
-    growth: bool = typer.Option(True, help="Also measure larger steps, starting from an SFT adapter."),
+    steps: int = typer.Option(3, help="Steps per side; the first is left out as warm-up."),
+    side: str = typer.Option("", hidden=True),
+    out: Path = typer.Option(None, hidden=True),
 ) -> None:
     base = embedded_model()
-    rows = []
+    if side == "trl":
+        plain_trl(base, steps, out)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-
-        def params(completions: int, tokens: int) -> TrainParams:
-            return TrainParams(
-                max_steps=steps, batch_size=completions, num_generations=8, max_completion_length=tokens
-            )
-
-        plain = plain_trl_grpo(base, params(8, 64), work)
-        rows.append(row("plain TRL script, fresh LoRA", params(8, 64), plain))
-        baseline = ms_per_token(params(8, 64), plain)
-        rows.append(
-            row("rlvr, fresh LoRA", params(8, 64), rlvr_grpo(base, params(8, 64), None, work / "a"), baseline)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.grpo_step", "--side", "trl", "--steps", str(steps),
+             "--out", str(work / "trl.json")],
+            check=True,
+        )  # fmt: skip
+        trl_log = json.loads((work / "trl.json").read_text())
+        rlvr_log = rlvr_stage(base, steps, work / "rlvr")
+    trl, ours = cost(trl_log), cost(rlvr_log)
+    rows = [
+        [name, f"{c[0]:.1f}", f"{c[1]:.1f}", f"{c[2]:.0f}"]
+        for name, c in (
+            ("plain TRL, TRL's default GRPOConfig", trl),
+            ("rlvr train stage (embedded default)", ours),
         )
-        if growth:
-            adapter = sft_adapter(base, work)
-            for completions, tokens in ((8, 64), (16, 64), (16, 128)):
-                timer = rlvr_grpo(
-                    base, params(completions, tokens), adapter, work / f"b{completions}x{tokens}"
-                )
-                rows.append(row("rlvr, from the SFT adapter", params(completions, tokens), timer))
+    ]
     print_table(
-        "GRPO step time (SmolLM2-135M, LoRA r=16, fp32)",
-        ["setup", "completions x max tokens", "s/step", "mean completion tokens", "ms per completion token",
-         "vs plain TRL (per token)"],
+        "GRPO step on CPU (SmolLM2-135M, LoRA r=16, 8 completions x <= 64 tokens)",
+        ["setup", "s/step (median)", "mean completion tokens", "ms per generated token"],
         rows,
-    )  # fmt: skip
+    )
+    print(f"rlvr/trl cost per token: {ours[2] / trl[2]:.2f}")
 
 
 if __name__ == "__main__":

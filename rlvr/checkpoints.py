@@ -62,18 +62,28 @@ def json_logger(path: Path, resume_step: int):
 
 
 def train_and_publish(trainer, checkpoints: Path, adapter_out: Path, log_out: Path, manifest: dict) -> dict:
-    """Train (resuming from the last checkpoint in `checkpoints`), then write the adapter and its log."""
+    """Train (resuming from the last checkpoint in `checkpoints`), then write the adapter and its log.
+
+    With several processes every one trains (and takes part in saving the model, which sharded setups
+    gather), but only the main process writes the log, the adapter and the manifest."""
+    main = trainer.is_world_process_zero()
     resume = last_checkpoint(checkpoints)
     resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
     log_path = checkpoints / "log.jsonl"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    trainer.add_callback(json_logger(log_path, resume_step))
+    if main:
+        trainer.add_callback(json_logger(log_path, resume_step))
     if resume:
         print(f"resuming from {resume} (step {resume_step})", flush=True)
     result = trainer.train(resume_from_checkpoint=resume)
     partial = adapter_out.with_name(adapter_out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    if main:
+        shutil.rmtree(partial, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
     trainer.save_model(str(partial))
+    trainer.accelerator.wait_for_everyone()
+    if not main:
+        return {"trained": True, "steps": trainer.state.global_step}
     trainer.processing_class.save_pretrained(str(partial))
     manifest = {
         **manifest,

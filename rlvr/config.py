@@ -154,6 +154,15 @@ class RegistryParams(Section):
     promote_margin: float = Field(default=0.0, ge=0)
 
 
+class DistributedParams(Section):
+    """Training on several processes (the sft and train stages re-run themselves under `accelerate
+    launch`): GPUs of one host with DDP, or DeepSpeed ZeRO through an accelerate config file; on a CPU,
+    gloo processes."""
+
+    num_processes: int = Field(default=1, gt=0)
+    config_file: str | None = None  # an `accelerate config` file, e.g. for DeepSpeed ZeRO-2/3
+
+
 class ScheduleParams(Section):
     """The Prefect deployment of the pipeline flow, and the retries of the stages that use the network."""
 
@@ -173,6 +182,7 @@ class Params(Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     registry: RegistryParams = RegistryParams()
+    distributed: DistributedParams = DistributedParams()
     schedule: ScheduleParams = ScheduleParams()
 
 

@@ -6,12 +6,17 @@ Run from the project root as `python -m tasks.<stage> --help`; `dvc.yaml` holds 
 from __future__ import annotations
 
 import functools
+import os
+import socket
+import subprocess
 import sys
 from collections.abc import Callable
 
 import typer
 
+from rlvr.config import DistributedParams
 from rlvr.errors import RlvrError
+from rlvr.hardware import cuda_available
 
 
 def stage(main: Callable) -> None:
@@ -28,6 +33,35 @@ def stage(main: Callable) -> None:
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(guarded)
     app()
+
+
+def relaunched(distributed: DistributedParams) -> bool:
+    """Re-run this stage under `accelerate launch` when params ask for several processes and this one is
+    not one of them yet; True when it did (the caller then has nothing left to do).
+
+    Without an accelerate config file the processes are DDP on this host's GPUs, or gloo processes on a
+    CPU (TRL's trainers run with `use_cpu` there, which accelerate turns into its MULTI_CPU mode), each
+    with its share of the cores."""
+    if distributed.num_processes == 1 or "LOCAL_RANK" in os.environ:
+        return False
+    n = distributed.num_processes
+    with socket.socket() as probe:  # a free port, so two pipelines on one host never collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(n), "--num_machines", "1",
+        "--main_process_ip", "127.0.0.1", "--main_process_port", str(port), "--mixed_precision", "no",
+        "--dynamo_backend", "no", "--num_cpu_threads_per_process", str(max(1, (os.cpu_count() or 1) // n)),
+    ]  # fmt: skip
+    command += ["--config_file", distributed.config_file] if distributed.config_file else ["--multi_gpu"]
+    command += ["-m", sys.modules["__main__"].__spec__.name, *sys.argv[1:]]
+    # Left to itself, accelerate gives CPU rank r the device `cpu:r`, to which torch cannot map a saved
+    # optimizer state: resuming would fail. Plain `cpu` is what every CPU rank is.
+    env = os.environ if cuda_available() else {**os.environ, "ACCELERATE_TORCH_DEVICE": "cpu"}
+    print(f"accelerate launch: {n} processes", flush=True)
+    if returncode := subprocess.run(command, env=env).returncode:
+        raise typer.Exit(returncode)
+    return True
 
 
 # Options that several stages take, declared once.

@@ -21,7 +21,7 @@ from rlvr.models import load_tokenizer, load_trainable
 from rlvr.prompts import prompt_ids
 from rlvr.sources import read_jsonl
 from rlvr.trainers import build_sft_trainer
-from tasks import BASE, CHECKPOINTS, DATA, PARAMS, stage
+from tasks import BASE, CHECKPOINTS, DATA, PARAMS, relaunched, stage
 
 
 def main(
@@ -46,6 +46,8 @@ def main(
             f"sft.max_steps is {p.sft.max_steps} but no row of {train_file} has a worked solution; "
             "set sft.max_steps: 0 or use a data source with a `solution` column"
         )
+    if relaunched(p.distributed):
+        return
     backend = select_backend(p.train.backend)
     dtype = resolve_dtype(p.model.dtype)
     tokenizer = load_tokenizer(base)

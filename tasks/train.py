@@ -23,7 +23,7 @@ from rlvr.models import has_adapter, load_trainable
 from rlvr.rewards import build_rewards
 from rlvr.sources import read_jsonl
 from rlvr.trainers import build_grpo_trainer
-from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, stage
+from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, relaunched, stage
 
 
 def main(
@@ -47,6 +47,8 @@ def main(
         (out / MANIFEST).write_text(json.dumps({"trained": False, "arm": arm, "reason": reason}) + "\n")
         write_log([], log)
         print(f"train: {arm} skipped ({reason})")
+        return
+    if relaunched(p.distributed):
         return
     backend = select_backend(t.backend)
     generation = select_generation(t.generation, backend)

@@ -9,47 +9,42 @@ here: this process keeps plain TRL+PEFT for the other tests.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
-from rlvr.checkpoints import train_and_publish
-from rlvr.config import LoraParams, TrainParams, parse_params
+from rlvr.checkpoints import read_log, train_and_publish
+from rlvr.config import LoraParams, TrainParams
 from rlvr.data import to_grpo_example
+from rlvr.evaluation import models_of
 from rlvr.generation import generate
 from rlvr.hardware import installed, select_backend, select_generation
 from rlvr.inference import Answerer
 from rlvr.models import load_model, load_tokenizer, load_trainable
-from rlvr.problems import generate as generate_problems
 from rlvr.prompts import Markers, chat_prompt
 from rlvr.rewards import REWARDS, build_rewards
-from rlvr.sources import write_jsonl
 from rlvr.trainers import build_grpo_trainer
+from tests.stages import ROOT, ROWS, evaluate_stage, stage_project, train_stage
 from tests.tiny import DigitShare, build_tiny_model, lora_weights
 
 pytestmark = pytest.mark.gpu
-ROOT = Path(__file__).resolve().parents[1]
-ROWS = generate_problems(24, seed=5, levels=[1])
 EXAMPLES = [to_grpo_example(row, Markers()) for row in ROWS]
 needs_unsloth = pytest.mark.skipif(not installed("unsloth"), reason="needs unsloth (pip install -e .[gpu])")
 
 
 @pytest.fixture(scope="module")
 def gpu_tiny(tmp_path_factory) -> Path:
-    base = build_tiny_model(tmp_path_factory.mktemp("gpu") / "base", hidden=64)
-    (base / "rlvr_base.json").write_text(json.dumps({"name": "tiny", "revision": None, "dtype": "bfloat16"}))
-    return base
+    return build_tiny_model(tmp_path_factory.mktemp("gpu") / "base", hidden=64)
 
 
 def grpo(base: Path, out: Path, generation: str, backend: str = "trl", **overrides) -> dict:
-    """Two GRPO steps in this process; the LoRA weights must change, on the GPU. DigitShare gives the
-    random tiny model's completions different rewards: rlvr's own score them all alike, so no gradient."""
+    """Two GRPO steps in this process, logged where the evaluate stage looks (`logs/<arm>.json` beside the
+    adapters' folder); the LoRA weights must change, on the GPU. DigitShare gives the random tiny model's
+    completions different rewards on every step, not only when a marker happens to come out."""
     lora = LoraParams(r=4, alpha=8)
     model, tokenizer, peft_config = load_trainable(base, "bfloat16", lora, None, backend, 512)
     params = TrainParams(
@@ -70,7 +65,7 @@ def grpo(base: Path, out: Path, generation: str, backend: str = "trl", **overrid
         out.parent / f"ck-{out.name}",
     )
     before = lora_weights(trainer.model)
-    log = out.parent / f"{out.name}.jsonl"
+    log = out.parent.parent / "logs" / f"{out.name}.json"
     summary = train_and_publish(trainer, out.parent / f"ck-{out.name}", out, log, {})
     after = lora_weights(trainer.model)
     assert summary["steps"] == 2 and (out / "adapter_config.json").is_file()
@@ -96,17 +91,17 @@ def test_auto_choices_on_a_gpu():
     ],
 )
 def test_trl_backend_trains_with_each_engine(gpu_tiny, tmp_path, generation, overrides):
-    grpo(gpu_tiny, tmp_path / "adapter", generation, **overrides)
+    grpo(gpu_tiny, tmp_path / "models" / "grpo", generation, **overrides)
 
 
 def test_both_engines_decode_the_same_greedy_answers(gpu_tiny, tmp_path):
     """In fp32 (the adapter merged into the weights) both engines pick the same argmax at every step."""
-    grpo(gpu_tiny, tmp_path / "adapter", "generate")
+    grpo(gpu_tiny, tmp_path / "models" / "grpo", "generate")
     tokenizer = load_tokenizer(gpu_tiny)
     prompts = [chat_prompt(row["problem"], Markers()) for row in ROWS[:8]]
     answers = {}
     for engine in ("generate", "merged", "continuous_batching"):
-        model = load_model(gpu_tiny, "float32", adapter=tmp_path / "adapter").to("cuda")
+        model = load_model(gpu_tiny, "float32", adapter=tmp_path / "models" / "grpo").to("cuda")
         answers[engine] = generate(model, tokenizer, prompts, 12, batch_size=4, engine=engine)
     texts, lengths = answers["generate"]
     assert len(texts) == 8 and all(0 < n <= 12 for n in lengths)
@@ -114,94 +109,48 @@ def test_both_engines_decode_the_same_greedy_answers(gpu_tiny, tmp_path):
     assert answers["continuous_batching"] == answers["generate"]
 
 
-def stage_project(tmp_path: Path, base: Path, **train) -> Path:
-    """The inputs of the train and evaluate stages, as `dvc repro` would have left them."""
-    write_jsonl(ROWS[:16], tmp_path / "data" / "train.jsonl")
-    write_jsonl(ROWS[16:], tmp_path / "data" / "heldout.jsonl")
-    (tmp_path / "sft").mkdir()
-    for log in ("sft.jsonl", "train.jsonl"):
-        (tmp_path / log).write_text("")
-    values = {
-        "model": {"name": str(base), "dtype": "bfloat16"},
-        "lora": {"r": 4, "alpha": 8},
-        "train": {"max_steps": 2, "batch_size": 4, "num_generations": 4, "max_completion_length": 8, **train},
-        "evaluate": {"max_problems": 8, "max_new_tokens": 8, "batch_size": 4},
-    }
-    parse_params(values)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(values))
-    return tmp_path
-
-
-def run_stage(project: Path, stage: str, **paths: Path) -> str:
-    """`python -m tasks.<stage>` on `project`, each path given as its `--option`."""
-    options = [arg for key, path in paths.items() for arg in (f"--{key.replace('_', '-')}", str(path))]
-    result = subprocess.run(
-        [sys.executable, "-m", f"tasks.{stage}", "--params", str(project / "params.yaml"), *options],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"},
-    )
-    assert result.returncode == 0, f"{stage} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-    return result.stdout
-
-
-def train_stage(project: Path, base: Path) -> str:
-    return run_stage(
-        project, "train", data=project / "data", base=base, sft=project / "sft", out=project / "grpo",
-        log=project / "train.jsonl", checkpoints=project / "ck",
-    )  # fmt: skip
-
-
-def evaluate_stage(project: Path, base: Path) -> str:
-    return run_stage(
-        project, "evaluate", data=project / "data", base=base, sft=project / "sft", grpo=project / "grpo",
-        sft_log=project / "sft.jsonl", train_log=project / "train.jsonl", metrics=project / "eval.json",
-        predictions=project / "predictions.jsonl", plots=project / "plots",
-    )  # fmt: skip
-
-
 @needs_unsloth
 def test_unsloth_backend_trains_and_its_adapter_evaluates_and_serves(gpu_tiny, tmp_path):
     """Unsloth trains in a process of its own (it patches what it imports); its adapter then loads with
     plain PEFT for serving and for the evaluate stage."""
-    project = stage_project(tmp_path, gpu_tiny, backend="trl")
+    project = stage_project(tmp_path, gpu_tiny, train={"backend": "trl"})
+    out = project / "models" / "grpo"
     script = (
         "import unsloth; from pathlib import Path; from tests.test_gpu import grpo; "
-        f"grpo(Path({str(gpu_tiny)!r}), Path({str(project / 'grpo')!r}), 'generate', backend='unsloth')"
+        f"grpo(Path({str(gpu_tiny)!r}), Path({str(out)!r}), 'generate', backend='unsloth')"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-    weights = load_file(project / "grpo" / "adapter_model.safetensors")
+    weights = load_file(project / "models" / "grpo" / "adapter_model.safetensors")
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())  # B starts at zero
 
-    answerer = Answerer.load(project / "grpo", str(gpu_tiny), None, "bfloat16", Markers(), 8)
+    answerer = Answerer.load(project / "models" / "grpo", str(gpu_tiny), None, "bfloat16", Markers(), 8)
     assert next(answerer.model.parameters()).is_cuda and answerer.engine == "merged"
     answers = answerer.complete(["What is 2 + 3?", "What is 40 + 2?"])
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
-    assert "decoding with merged" in evaluate_stage(project, gpu_tiny)
-    assert set(json.loads((project / "eval.json").read_text())) == {"base", "grpo"}
+    assert "decoding with merged" in evaluate_stage(project)
+    assert set(json.loads((project / "eval.json").read_text())) == {"base", "grpo", "comparisons"}
 
 
 @needs_unsloth
 def test_train_stage_runs_on_the_unsloth_backend(gpu_tiny, tmp_path):
-    project = stage_project(tmp_path, gpu_tiny, backend="unsloth")
-    assert "unsloth backend, bfloat16, generation with generate" in train_stage(project, gpu_tiny)
-    manifest = json.loads((project / "grpo" / "rlvr_adapter.json").read_text())
+    project = stage_project(tmp_path, gpu_tiny, train={"backend": "unsloth"})
+    assert "unsloth backend, bfloat16, generation with generate" in train_stage(project)
+    manifest = json.loads((project / "models" / "grpo" / "rlvr_adapter.json").read_text())
     assert manifest["backend"] == "unsloth" and manifest["steps"] == 2
-    assert [json.loads(line)["step"] for line in (project / "train.jsonl").read_text().splitlines()] == [1, 2]
+    assert [row["step"] for row in read_log(project / "logs" / "grpo.json")] == [1, 2]
 
 
 def test_evaluate_stage_decodes_on_the_gpu(gpu_tiny, tmp_path):
-    project = stage_project(tmp_path, gpu_tiny, backend="trl", generation="continuous_batching")
-    grpo(gpu_tiny, project / "grpo", "continuous_batching")
-    output = evaluate_stage(project, gpu_tiny)
+    project = stage_project(tmp_path, gpu_tiny, train={"backend": "trl", "generation": "continuous_batching"})
+    grpo(gpu_tiny, project / "models" / "grpo", "continuous_batching")
+    output = evaluate_stage(project)
     assert "bfloat16 on cuda, decoding with continuous_batching" in output
-    metrics = json.loads((project / "eval.json").read_text())
+    metrics = models_of(json.loads((project / "eval.json").read_text()))
     assert set(metrics) == {"base", "grpo"} and all(m["problems"] == 8 for m in metrics.values())
     assert len((project / "predictions.jsonl").read_text().splitlines()) == 16
 
 
 @pytest.mark.skipif(not installed("vllm"), reason="needs vllm")
 def test_trl_backend_with_vllm_generation_trains(gpu_tiny, tmp_path):
-    grpo(gpu_tiny, tmp_path / "adapter", "vllm")
+    grpo(gpu_tiny, tmp_path / "models" / "grpo", "vllm")

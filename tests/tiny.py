@@ -1,6 +1,10 @@
 """A tiny, randomly initialised chat model built in seconds, so tests train and generate for real
 without the embedded model: a byte-level BPE tokenizer trained on a few math strings, with ChatML
-special tokens and chat template, and a two-layer Llama."""
+special tokens and chat template, and a two-layer Llama.
+
+The answer format's markers are single tokens of its vocabulary, so even the random model writes one now
+and then: over a few dozen tokens some completions of a group hold a marker and some do not, and rlvr's
+own format reward gives GRPO something to compare."""
 
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ def build_tiny_model(dest: Path, seed: int = 0, hidden: int = 32) -> Path:
         tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token="<|im_start|>"
     )
     tokenizer.chat_template = CHATML
+    tokenizer.add_tokens(list(Markers().as_tuple()))
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),

@@ -1,0 +1,161 @@
+"""The embedded recipe study: does GRPO raise held-out accuracy over the model it starts from, on 2 CPU cores?
+
+    python -m benchmarks.recipe --start sft --steps 20 --lr 3e-5 [--prompts 2 --group 8 --tokens 48 ...]
+
+One run: the SFT adapter of the pipeline's default SFT params (trained once, cached under --work), then
+GRPO from it (or from the base model) with the given settings, then greedy evaluation of the starting
+model and the trained one on --heldout freshly generated problems that are not in the training set, and
+their paired comparison (bootstrap 95% interval, McNemar p). Each run appends one JSON line to --out, so
+docs/benchmarks.md can tabulate every setting tried. `--eval-every N` also evaluates every N steps (the
+curve of held-out accuracy against steps and minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from benchmarks.common import embedded_model
+from rlvr.checkpoints import train_and_publish
+from rlvr.config import LoraParams, SftParams, TrainParams
+from rlvr.data import problem_id, to_grpo_example, to_sft_example
+from rlvr.evaluation import score_completions, summarise
+from rlvr.generation import generate
+from rlvr.models import load_model, load_tokenizer, load_trainable
+from rlvr.problems import generate as make_problems
+from rlvr.prompts import Markers, chat_prompt
+from rlvr.rewards import build_rewards
+from rlvr.statistics import fixed_and_broken, paired_comparison
+from rlvr.trainers import build_grpo_trainer, build_sft_trainer
+
+MARKERS = Markers()
+
+
+def split(train: int, heldout: int, levels: list[int], kinds: list[str]) -> tuple[list[dict], list[dict]]:
+    rows = make_problems(train + 2 * heldout, seed=0, levels=levels, kinds=kinds)
+    train_rows = rows[:train]
+    seen = {problem_id(r["problem"]) for r in train_rows}
+    fresh = [r for r in make_problems(4 * heldout, seed=12345, levels=levels, kinds=kinds)]
+    fresh = [r for r in fresh if problem_id(r["problem"]) not in seen]
+    return train_rows, fresh[:heldout]
+
+
+def sft_adapter(base: Path, rows: list[dict], work: Path) -> Path:
+    out = work / "sft"
+    if (out / "adapter_config.json").is_file():
+        return out
+    params = SftParams()
+    model, tokenizer, peft_config = load_trainable(
+        base, "float32", LoraParams(), None, "trl", params.max_length
+    )
+    examples = [e for r in rows if (e := to_sft_example(r, MARKERS))]
+    trainer = build_sft_trainer(
+        model, tokenizer, peft_config, examples, params, "float32", "trl", work / "ck-sft"
+    )
+    train_and_publish(trainer, work / "ck-sft", out, work / "sft.json", {})
+    return out
+
+
+def evaluate(base: Path, adapter: Path | None, rows: list[dict], tokens: int) -> list[dict]:
+    model = load_model(base, "float32", adapter=adapter)
+    prompts = [chat_prompt(r["problem"], MARKERS) for r in rows]
+    completions, lengths = generate(
+        model, load_tokenizer(base), prompts, tokens, batch_size=32, desc="heldout"
+    )
+    return score_completions(completions, [r["answer"] for r in rows], lengths, MARKERS)
+
+
+def main(
+    start: str = typer.Option("sft", help="sft or base"),
+    steps: int = typer.Option(20),
+    lr: float = typer.Option(3e-5),
+    prompts: int = typer.Option(2, help="Prompts per step."),
+    group: int = typer.Option(8, help="Completions per prompt."),
+    tokens: int = typer.Option(48, help="Max completion tokens."),
+    temperature: float = typer.Option(1.0),
+    loss_type: str = typer.Option("dapo"),
+    scale_rewards: str = typer.Option("group"),
+    rewards: str = typer.Option(
+        "match_format_exactly,match_format_approximately,check_answer,check_numbers,accuracy"
+    ),
+    weights: str = typer.Option("", help="Comma-separated weights, one per reward (default all 1)."),
+    levels: str = typer.Option("1"),
+    kinds: str = typer.Option("arithmetic"),
+    heldout: int = typer.Option(300),
+    eval_every: int = typer.Option(0, help="Also evaluate every N steps (0: only at the end)."),
+    work: Path = typer.Option(Path("/tmp/rlvr-recipe")),
+    out: Path = typer.Option(Path("/tmp/rlvr-recipe/results.jsonl")),
+    label: str = typer.Option(""),
+) -> None:
+    base = embedded_model()
+    level_list, kind_list = [int(x) for x in levels.split(",")], kinds.split(",")
+    data = work / f"{kinds}-{levels}"
+    data.mkdir(parents=True, exist_ok=True)
+    train_rows, heldout_rows = split(600, heldout, level_list, kind_list)
+    sft = sft_adapter(base, train_rows, data)
+    origin = sft if start == "sft" else None
+    cache = data / f"eval-{start}-{heldout}-{tokens}.json"
+    if not cache.is_file():
+        cache.write_text(json.dumps(evaluate(base, origin, heldout_rows, tokens)))
+    before = json.loads(cache.read_text())
+    names = rewards.split(",")
+    params = TrainParams(
+        max_steps=steps, learning_rate=lr, batch_size=prompts * group, num_generations=group,
+        max_completion_length=tokens, temperature=temperature, loss_type=loss_type,
+        scale_rewards=scale_rewards, save_steps=max(1, eval_every or steps),
+    )  # fmt: skip
+    model, tokenizer, peft_config = load_trainable(base, "float32", LoraParams(), origin, "trl", 512)
+    reward_weights = [float(w) for w in weights.split(",")] if weights else [1.0] * len(names)
+    trainer = build_grpo_trainer(
+        model, tokenizer, peft_config, [to_grpo_example(r, MARKERS) for r in train_rows],
+        build_rewards(names, MARKERS), reward_weights, params, "float32", "trl", "generate", 256, work / "ck",
+    )  # fmt: skip
+    run = work / f"run-{time.strftime('%H%M%S')}"
+    started = time.perf_counter()
+    curve = []
+    if eval_every:
+        from transformers import TrainerCallback
+
+        class Probe(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step % eval_every == 0 and state.global_step < steps:
+                    elapsed = time.perf_counter() - started
+                    probe = work / f"probe-{state.global_step}"
+                    trainer.model.save_pretrained(probe)  # evaluated as a fresh copy, merged there
+                    curve.append(
+                        record(
+                            before, evaluate(base, probe, heldout_rows, tokens), state.global_step, elapsed
+                        )
+                    )
+                    print("CURVE", json.dumps(curve[-1]), flush=True)
+
+        trainer.add_callback(Probe())
+    manifest = train_and_publish(trainer, work / "ck", run, run.with_suffix(".json"), {})
+    after = evaluate(base, run, heldout_rows, tokens)
+    result = {
+        "label": label, "start": start, "steps": steps, "lr": lr, "prompts": prompts, "group": group,
+        "tokens": tokens, "temperature": temperature, "loss_type": loss_type, "scale_rewards": scale_rewards,
+        "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds,
+        "train_s": manifest["train_runtime_s"], "curve": curve,
+        **record(before, after, steps, manifest["train_runtime_s"]),
+    }  # fmt: skip
+    with out.open("a") as f:
+        f.write(json.dumps(result) + "\n")
+    print("RESULT", json.dumps(result), flush=True)
+
+
+def record(before: list[dict], after: list[dict], steps: int, seconds: float) -> dict:
+    b, a = [s["correct"] for s in before], [s["correct"] for s in after]
+    fixed, broken = fixed_and_broken(b, a)
+    return {
+        "at_step": steps, "minutes": round(seconds / 60, 2),
+        "before": summarise(before), "after": summarise(after),
+        "comparison": paired_comparison(b, a, names=("start", "grpo")), "fixed": fixed, "broken": broken,
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    typer.run(main)
