@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -323,9 +322,3 @@ def test_docs_list_every_reward():
     docs = (Path(__file__).parents[1] / "docs" / "rewards.md").read_text(encoding="utf-8")
     for name in REWARDS:
         assert f"`{name}`" in docs
-
-
-def test_doctests():
-    results = doctest.testmod(rlvr.rewards)
-    assert results.failed == 0
-    assert results.attempted >= 8
