@@ -31,10 +31,19 @@ class HubSource(Section):
     max_rows: int | None = Field(default=None, gt=0)
 
 
+class LocalColumns(Section):
+    """The files' column for each field; `solution: null` when they have none."""
+
+    problem: str = "problem"
+    answer: str = "answer"
+    solution: str | None = "solution"
+
+
 class LocalSource(Section):
-    """JSONL or Parquet files with the same columns."""
+    """JSONL or Parquet files: a problem, its gold answer and optionally a worked solution per row."""
 
     path: str = "problems.jsonl"
+    columns: LocalColumns = LocalColumns()
 
 
 class BuiltinSource(Section):

@@ -21,7 +21,12 @@ DROP_REASONS = (*CLEAN_REASONS, "duplicate", "unverifiable_answer", "prompt_too_
 def clean_rows(rows: Iterable[Mapping]) -> tuple[list[dict], Counter]:
     """Rows with a non-empty `problem` and `answer` and a string or absent `solution`, reduced to those
     three columns and stripped (`solution` is "" when absent), and the drops by reason (the first
-    reason of `CLEAN_REASONS` that applies)."""
+    reason of `CLEAN_REASONS` that applies). A numeric answer (`42` in a JSON or Parquet file) is kept
+    as its text.
+
+    >>> clean_rows([{"problem": "6 * 7?", "answer": 42}, {"problem": "?", "answer": True}])
+    ([{'problem': '6 * 7?', 'answer': '42', 'solution': ''}], Counter({'non_string_field': 1}))
+    """
     kept: list[dict] = []
     drops: Counter = Counter()
     for row in rows:
@@ -32,7 +37,7 @@ def clean_rows(rows: Iterable[Mapping]) -> tuple[list[dict], Counter]:
         kept.append(
             {
                 "problem": row["problem"].strip(),
-                "answer": row["answer"].strip(),
+                "answer": str(row["answer"]).strip(),
                 "solution": (row.get("solution") or "").strip(),
             }
         )
@@ -43,6 +48,8 @@ def _drop_reason(row: object) -> str | None:
     if not isinstance(row, Mapping):
         return "not_a_mapping"
     problem, answer, solution = row.get("problem"), row.get("answer"), row.get("solution")
+    if isinstance(answer, int | float) and not isinstance(answer, bool):
+        answer = str(answer)
     if any(value is not None and not isinstance(value, str) for value in (problem, answer, solution)):
         return "non_string_field"
     if not (problem or "").strip():
