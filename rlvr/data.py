@@ -16,6 +16,7 @@ from rlvr.prompts import Markers, chat_prompt, target_completion
 
 CLEAN_REASONS = ("not_a_mapping", "non_string_field", "empty_problem", "missing_answer")
 DROP_REASONS = (*CLEAN_REASONS, "duplicate", "unverifiable_answer", "prompt_too_long")
+SFT_LEFT_OUT_REASONS = ("no_solution", "too_long")
 
 
 def clean_rows(rows: Iterable[Mapping]) -> tuple[list[dict], Counter]:
@@ -142,6 +143,31 @@ def to_grpo_example(row: Mapping, markers: Markers) -> dict:
     to the reward functions as keyword arguments."""
     problem = row["problem"]
     return {"prompt": chat_prompt(problem, markers), "answer": row["answer"], "problem": problem}
+
+
+def sft_examples(
+    rows: Iterable[Mapping], markers: Markers, tokens: Callable[[dict], int], max_length: int
+) -> tuple[list[dict], dict[str, int]]:
+    """The SFT examples of rows (`to_sft_example`), and the rows left out by reason: `no_solution`, and
+    `too_long` when the example's `tokens` (prompt and completion) exceed `max_length`. The trainer
+    would cut such an example at `max_length`, and the cut falls in the answer section, the very part
+    the warm-up teaches; Unsloth's notebook drops them too.
+
+    >>> rows = [{"problem": "1+1?", "answer": "2", "solution": "1 + 1 = 2"}, {"problem": "?", "answer": "2"}]
+    >>> sft_examples(rows, Markers(), tokens=lambda example: 100, max_length=99)
+    ([], {'no_solution': 1, 'too_long': 1})
+    """
+    examples: list[dict] = []
+    left_out = dict.fromkeys(SFT_LEFT_OUT_REASONS, 0)
+    for row in rows:
+        example = to_sft_example(row, markers)
+        if example is None:
+            left_out["no_solution"] += 1
+        elif tokens(example) > max_length:
+            left_out["too_long"] += 1
+        else:
+            examples.append(example)
+    return examples, left_out
 
 
 def to_sft_example(row: Mapping, markers: Markers) -> dict | None:

@@ -76,9 +76,21 @@ def target_completion(solution: str, answer: str, markers: Markers) -> str:
 def prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     """The token ids of a chat prompt, generation prompt included: what the model reads before it answers.
 
-    One definition for every place that counts or feeds prompt tokens (the prompt-length filter, the SFT
-    length check, decoding). transformers 5's `apply_chat_template(tokenize=True)` returns a
-    `BatchEncoding`, whose `len()` is its number of keys, not of tokens; rendering the text and tokenizing
-    it without adding special tokens gives the ids themselves."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    One definition for every place that counts or feeds prompt tokens (the prompt-length filter,
+    decoding). transformers 5's `apply_chat_template(tokenize=True)` returns a `BatchEncoding`, whose
+    `len()` is its number of keys, not of tokens; rendering the text and tokenizing it without adding
+    special tokens gives the ids themselves."""
+    return _chat_ids(tokenizer, messages, add_generation_prompt=True)
+
+
+def conversation_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
+    """The token ids of a whole conversation, as the SFT trainer reads an example (its prompt, then its
+    completion), for the SFT length check."""
+    return _chat_ids(tokenizer, messages, add_generation_prompt=False)
+
+
+def _chat_ids(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
