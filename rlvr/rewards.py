@@ -97,7 +97,8 @@ class MatchFormatExactly(_FormatReward):
     """3.0 for exactly the taught layout, each marker once and nothing after the solution; else 0.
 
     Reasoning and answer must not be blank; whitespace may surround the completion and separate the
-    reasoning section from the solution section.
+    reasoning section from the solution section. With `prefill_reasoning` the layout is read with the
+    reasoning start the prompt ended with in front of the completion.
 
     >>> MatchFormatExactly()(["<start_working_out>6*7<end_working_out> <SOLUTION>42</SOLUTION>\\n", "42"])
     [3.0, 0.0]
@@ -107,7 +108,7 @@ class MatchFormatExactly(_FormatReward):
 
     def score(self, text: str) -> float:
         m = self.markers
-        text = text.strip()
+        text = m.opened(text).strip()
         if any(text.count(marker) != 1 for marker in m.as_tuple()):
             return NO_SCORE
         head, _, tail = text.partition(m.reasoning_end)
@@ -123,7 +124,8 @@ class MatchFormatExactly(_FormatReward):
 
 
 class MatchFormatApproximately(_FormatReward):
-    """Per marker, +0.5 when it appears exactly once and -1.0 when missing or repeated (-4.0 to 2.0).
+    """Per marker the model writes, +0.5 when it appears exactly once and -1.0 when missing or repeated:
+    -4.0 to 2.0, or -3.0 to 1.5 when the prompt writes the reasoning start (`prefill_reasoning`).
 
     Partial credit gives the model a gradient towards the layout before it gets the whole of it.
 
@@ -136,7 +138,7 @@ class MatchFormatApproximately(_FormatReward):
     def score(self, text: str) -> float:
         return sum(
             MARKER_ONCE if text.count(marker) == 1 else MARKER_MISSING_OR_REPEATED
-            for marker in self.markers.as_tuple()
+            for marker in self.markers.written()
         )
 
 

@@ -18,7 +18,7 @@ from rlvr.errors import DataError
 from rlvr.hardware import resolve_dtype, select_backend
 from rlvr.lineage import hash_path
 from rlvr.models import load_tokenizer, load_trainable
-from rlvr.prompts import conversation_ids
+from rlvr.prompts import conversation_ids, prefill_template
 from rlvr.sources import read_jsonl
 from rlvr.trainers import build_sft_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, stage
@@ -41,7 +41,7 @@ def main(
         print("sft: skipped (sft.max_steps is 0)")
         return
     train_file = data / "train.jsonl"
-    tokenizer = load_tokenizer(base)
+    tokenizer = prefill_template(load_tokenizer(base), p.format)
     examples, left_out = sft_examples(
         read_jsonl(train_file),
         p.format,
@@ -70,7 +70,14 @@ def main(
         gradient_checkpointing=p.sft.gradient_checkpointing,
     )
     trainer = build_sft_trainer(
-        model, tokenizer, peft_config, examples, p.sft, dtype, backend, checkpoints / f"sft-{run_id}"
+        model,
+        prefill_template(tokenizer, p.format),
+        peft_config,
+        examples,
+        p.sft,
+        dtype,
+        backend,
+        checkpoints / f"sft-{run_id}",
     )
     summary = train_and_publish(
         trainer,
