@@ -6,11 +6,15 @@ unknown or mistyped fails here, with the key's path and the allowed values, befo
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib.util
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rlvr.errors import RlvrError
 from rlvr.problems import KINDS, LEVELS
@@ -31,10 +35,19 @@ class HubSource(Section):
     max_rows: int | None = Field(default=None, gt=0)
 
 
+class LocalColumns(Section):
+    """The files' column for each field; `solution: null` when they have none."""
+
+    problem: str = "problem"
+    answer: str = "answer"
+    solution: str | None = "solution"
+
+
 class LocalSource(Section):
-    """JSONL or Parquet files with the same columns."""
+    """JSONL or Parquet files: a problem, its gold answer and optionally a worked solution per row."""
 
     path: str = "problems.jsonl"
+    columns: LocalColumns = LocalColumns()
 
 
 class BuiltinSource(Section):
@@ -72,7 +85,9 @@ class LoraParams(Section):
     r: int = Field(default=16, gt=0)
     alpha: int = Field(default=32, gt=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
-    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    target_modules: list[str] = Field(
+        default=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], min_length=1
+    )
 
 
 class SftParams(Section):
@@ -111,8 +126,8 @@ class TrainParams(Section):
     mask_truncated_completions: bool = False
     weight_decay: float = Field(default=0.0, ge=0)
     warmup_steps: float = Field(default=0, ge=0)  # an int is steps, a float in [0, 1) a ratio
-    lr_scheduler_type: str = "constant"
-    optim: str = "adamw_torch"
+    lr_scheduler_type: str = "constant"  # one of transformers' SchedulerType values
+    optim: str = "adamw_torch"  # one of transformers' OptimizerNames values
     save_steps: int = Field(default=5, gt=0)
     seed: int = 0
     # name: weight; the names are checked where the rewards are built (rlvr.rewards.build_rewards), so
@@ -127,6 +142,16 @@ class TrainParams(Section):
         },
         min_length=1,
     )
+
+    @field_validator("lr_scheduler_type")
+    @classmethod
+    def _a_transformers_scheduler(cls, name: str) -> str:
+        return _one_of(name, _transformers_names("trainer_utils", "SchedulerType"))
+
+    @field_validator("optim")
+    @classmethod
+    def _a_transformers_optimizer(cls, name: str) -> str:
+        return _one_of(name, _transformers_names("training_args", "OptimizerNames"))
 
     @model_validator(mode="after")
     def _whole_groups(self) -> TrainParams:
@@ -171,6 +196,22 @@ class ScheduleParams(Section):
     network_retries: int = Field(default=3, ge=0)
     retry_delay_s: float = Field(default=10.0, ge=0)  # doubled at each retry
 
+    @field_validator("cron")
+    @classmethod
+    def _a_cron_prefect_reads(cls, cron: str) -> str:
+        if not _prefect_croniter().is_valid(cron):
+            raise ValueError("Prefect cannot read this cron expression; e.g. '0 3 * * *' is 03:00 every day")
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _an_iana_timezone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; use an IANA name such as UTC or Europe/Paris") from None
+        return timezone
+
 
 class Params(Section):
     data: DataParams = DataParams()
@@ -184,6 +225,43 @@ class Params(Section):
     registry: RegistryParams = RegistryParams()
     distributed: DistributedParams = DistributedParams()
     schedule: ScheduleParams = ScheduleParams()
+
+
+def _one_of(name: str, names: tuple[str, ...]) -> str:
+    if name not in names:
+        raise ValueError(f"Input should be one of {', '.join(names)}")
+    return name
+
+
+@functools.cache
+def _transformers_names(module: str, enum: str) -> tuple[str, ...]:
+    """The values of one of transformers' string enums, read from its source: importing transformers'
+    trainer modules imports torch, seconds that every stage and `rlvr check-params` would pay."""
+    source = _package_folder("transformers") / f"{module}.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    body = next(node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == enum)
+    return tuple(
+        node.value.value
+        for node in body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+@functools.cache
+def _prefect_croniter():
+    """The cron parser Prefect schedules with (the croniter it vendors), loaded from its file: importing it
+    through `prefect` would run Prefect's start-up, seconds that every stage would pay."""
+    path = _package_folder("prefect") / "_vendor" / "croniter" / "croniter.py"
+    spec = importlib.util.spec_from_file_location("rlvr_prefect_croniter", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.croniter
+
+
+def _package_folder(name: str) -> Path:
+    return Path(next(iter(importlib.util.find_spec(name).submodule_search_locations)))
 
 
 class ParamsError(RlvrError, ValueError):

@@ -16,12 +16,18 @@ from rlvr.prompts import Markers, chat_prompt, target_completion
 
 CLEAN_REASONS = ("not_a_mapping", "non_string_field", "empty_problem", "missing_answer")
 DROP_REASONS = (*CLEAN_REASONS, "duplicate", "unverifiable_answer", "prompt_too_long")
+SFT_LEFT_OUT_REASONS = ("no_solution", "too_long")
 
 
 def clean_rows(rows: Iterable[Mapping]) -> tuple[list[dict], Counter]:
     """Rows with a non-empty `problem` and `answer` and a string or absent `solution`, reduced to those
     three columns and stripped (`solution` is "" when absent), and the drops by reason (the first
-    reason of `CLEAN_REASONS` that applies)."""
+    reason of `CLEAN_REASONS` that applies). A numeric answer (`42` in a JSON or Parquet file) is kept
+    as its text.
+
+    >>> clean_rows([{"problem": "6 * 7?", "answer": 42}, {"problem": "?", "answer": True}])
+    ([{'problem': '6 * 7?', 'answer': '42', 'solution': ''}], Counter({'non_string_field': 1}))
+    """
     kept: list[dict] = []
     drops: Counter = Counter()
     for row in rows:
@@ -32,7 +38,7 @@ def clean_rows(rows: Iterable[Mapping]) -> tuple[list[dict], Counter]:
         kept.append(
             {
                 "problem": row["problem"].strip(),
-                "answer": row["answer"].strip(),
+                "answer": str(row["answer"]).strip(),
                 "solution": (row.get("solution") or "").strip(),
             }
         )
@@ -43,6 +49,8 @@ def _drop_reason(row: object) -> str | None:
     if not isinstance(row, Mapping):
         return "not_a_mapping"
     problem, answer, solution = row.get("problem"), row.get("answer"), row.get("solution")
+    if isinstance(answer, int | float) and not isinstance(answer, bool):
+        answer = str(answer)
     if any(value is not None and not isinstance(value, str) for value in (problem, answer, solution)):
         return "non_string_field"
     if not (problem or "").strip():
@@ -145,6 +153,31 @@ def to_grpo_example(row: Mapping, markers: Markers) -> dict:
     to the reward functions as keyword arguments."""
     problem = row["problem"]
     return {"prompt": chat_prompt(problem, markers), "answer": row["answer"], "problem": problem}
+
+
+def sft_examples(
+    rows: Iterable[Mapping], markers: Markers, tokens: Callable[[dict], int], max_length: int
+) -> tuple[list[dict], dict[str, int]]:
+    """The SFT examples of rows (`to_sft_example`), and the rows left out by reason: `no_solution`, and
+    `too_long` when the example's `tokens` (prompt and completion) exceed `max_length`. The trainer
+    would cut such an example at `max_length`, and the cut falls in the answer section, the very part
+    the warm-up teaches; Unsloth's notebook drops them too.
+
+    >>> rows = [{"problem": "1+1?", "answer": "2", "solution": "1 + 1 = 2"}, {"problem": "?", "answer": "2"}]
+    >>> sft_examples(rows, Markers(), tokens=lambda example: 100, max_length=99)
+    ([], {'no_solution': 1, 'too_long': 1})
+    """
+    examples: list[dict] = []
+    left_out = dict.fromkeys(SFT_LEFT_OUT_REASONS, 0)
+    for row in rows:
+        example = to_sft_example(row, markers)
+        if example is None:
+            left_out["no_solution"] += 1
+        elif tokens(example) > max_length:
+            left_out["too_long"] += 1
+        else:
+            examples.append(example)
+    return examples, left_out
 
 
 def to_sft_example(row: Mapping, markers: Markers) -> dict | None:

@@ -14,7 +14,7 @@ from typing import Any
 from rlvr.generation import generate
 from rlvr.hardware import cuda_available, resolve_dtype
 from rlvr.models import base_for_inference, load_model, load_tokenizer
-from rlvr.prompts import Markers, chat_prompt
+from rlvr.prompts import Markers, chat_prompt, prefill_template
 
 
 @dataclass
@@ -44,7 +44,8 @@ class Answerer:
         if cuda:
             model = model.to("cuda")
         engine = "merged" if cuda else "generate"
-        return cls(model, load_tokenizer(adapter), markers, max_new_tokens, engine)
+        tokenizer = prefill_template(load_tokenizer(adapter), markers)  # saved with it already; made sure
+        return cls(model, tokenizer, markers, max_new_tokens, engine)
 
     def complete(self, questions: Sequence[str], batch_size: int = 8) -> list[str]:
         prompts = [chat_prompt(question, self.markers) for question in questions]

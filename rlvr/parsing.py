@@ -82,15 +82,16 @@ def first_number(text: str) -> float | None:
 
 
 def as_number(text: str) -> float | None:
-    """The value of a text that is one number and nothing else (around whitespace), else None.
+    """The value of a text that is one number and nothing else (around whitespace, and a period that
+    ends it as a sentence), else None.
 
     Same grammar as `first_number`; golds go through this so that `x+1` or `\\frac{3}{4}` are not
     mistaken for the numbers 1 or 3.
 
-    >>> as_number(" 1,234 "), as_number("42 apples")
-    (1234.0, None)
+    >>> as_number(" 1,234 "), as_number("5."), as_number("42 apples")
+    (1234.0, 5.0, None)
     """
-    match = _NUMBER.fullmatch(text.strip())
+    match = _NUMBER.fullmatch(text.strip().removesuffix("."))
     return None if match is None else _value(match)
 
 

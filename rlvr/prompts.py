@@ -6,9 +6,18 @@ Every completion must hold a reasoning section, then a solution section, each be
 
 The rewards check this layout, so the markers live in one object (`Markers`) that the prompts, the SFT
 targets and the rewards all take. The defaults are those of Unsloth's Qwen3 GRPO notebook.
+
+With `prefill_reasoning` (the notebook's chat template) the prompt itself ends with the reasoning start,
+so the model's completion begins inside the reasoning section. The chat template carries it
+(`prefill_template`): TRL renders training prompts with the tokenizer's template, and evaluation and
+inference render theirs with `prompt_ids`. The SFT target keeps the marker, which the prompt then
+already holds: the trainer learns only the tokens after the prompt. The rewards read the marker back
+in front of the completion (`Markers.opened`).
 """
 
 from __future__ import annotations
+
+import json
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -21,7 +30,8 @@ SYSTEM_PROMPT_TEMPLATE = (
 
 
 class Markers(BaseModel):
-    """The four markers around the reasoning and solution sections (the `format` section of params)."""
+    """The four markers around the reasoning and solution sections, and whether the prompt opens the
+    reasoning section (the `format` section of params)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -29,6 +39,7 @@ class Markers(BaseModel):
     reasoning_end: str = "<end_working_out>"
     solution_start: str = "<SOLUTION>"
     solution_end: str = "</SOLUTION>"
+    prefill_reasoning: bool = False
 
     @model_validator(mode="after")
     def _distinct_and_non_empty(self) -> Markers:
@@ -41,6 +52,24 @@ class Markers(BaseModel):
 
     def as_tuple(self) -> tuple[str, str, str, str]:
         return (self.reasoning_start, self.reasoning_end, self.solution_start, self.solution_end)
+
+    def written(self) -> tuple[str, ...]:
+        """The markers the model writes itself: all four, or the last three when the prompt opens the
+        reasoning section.
+
+        >>> Markers(prefill_reasoning=True).written()
+        ('<end_working_out>', '<SOLUTION>', '</SOLUTION>')
+        """
+        return self.as_tuple()[1:] if self.prefill_reasoning else self.as_tuple()
+
+    def opened(self, completion: str) -> str:
+        """The completion with the reasoning start in front when the prompt ended with it: the whole
+        answer, as the model means it.
+
+        >>> Markers(prefill_reasoning=True).opened("6 * 7 = 42<end_working_out>")
+        '<start_working_out>6 * 7 = 42<end_working_out>'
+        """
+        return self.reasoning_start + completion if self.prefill_reasoning else completion
 
 
 def system_prompt(markers: Markers) -> str:
@@ -73,12 +102,43 @@ def target_completion(solution: str, answer: str, markers: Markers) -> str:
     )
 
 
+def prefill_template(tokenizer, markers: Markers):
+    """The tokenizer, its chat template ending the generation prompt with the reasoning start when
+    `markers.prefill_reasoning` (Unsloth's notebook's template does the same); as it was otherwise.
+
+    The marker is added after the template's own generation prompt, once: a tokenizer saved beside a
+    trained adapter already carries it.
+    """
+    if not markers.prefill_reasoning:
+        return tokenizer
+    opening = (
+        "{% if add_generation_prompt %}{{ "
+        + json.dumps(markers.reasoning_start, ensure_ascii=False)
+        + " }}{% endif %}"
+    )
+    if not tokenizer.chat_template.endswith(opening):
+        tokenizer.chat_template += opening
+    return tokenizer
+
+
 def prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     """The token ids of a chat prompt, generation prompt included: what the model reads before it answers.
 
-    One definition for every place that counts or feeds prompt tokens (the prompt-length filter, the SFT
-    length check, decoding). transformers 5's `apply_chat_template(tokenize=True)` returns a
-    `BatchEncoding`, whose `len()` is its number of keys, not of tokens; rendering the text and tokenizing
-    it without adding special tokens gives the ids themselves."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    One definition for every place that counts or feeds prompt tokens (the prompt-length filter,
+    decoding). transformers 5's `apply_chat_template(tokenize=True)` returns a `BatchEncoding`, whose
+    `len()` is its number of keys, not of tokens; rendering the text and tokenizing it without adding
+    special tokens gives the ids themselves."""
+    return _chat_ids(tokenizer, messages, add_generation_prompt=True)
+
+
+def conversation_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
+    """The token ids of a whole conversation, as the SFT trainer reads an example (its prompt, then its
+    completion), for the SFT length check."""
+    return _chat_ids(tokenizer, messages, add_generation_prompt=False)
+
+
+def _chat_ids(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]

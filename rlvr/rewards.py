@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import multiprocessing
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -51,6 +52,11 @@ VERIFY_TIMEOUT_S = 2
 
 DEFAULT_MARKERS = Markers()
 _EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
+# How answer texts are handed to math-verify (`_reading`, `_is_prose`).
+_MATH_DELIMITERS = re.compile(r"\$|\\\(|\\\[|\\boxed")
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})?")
+_WORD = re.compile(r"[A-Za-z]{3,}|\b[A-Z]/[A-Z]\b")
+_PLAIN_NUMBER = re.compile(r"[0-9\s.,%+\-/]+")
 _T = TypeVar("_T")
 
 
@@ -91,7 +97,8 @@ class MatchFormatExactly(_FormatReward):
     """3.0 for exactly the taught layout, each marker once and nothing after the solution; else 0.
 
     Reasoning and answer must not be blank; whitespace may surround the completion and separate the
-    reasoning section from the solution section.
+    reasoning section from the solution section. With `prefill_reasoning` the layout is read with the
+    reasoning start the prompt ended with in front of the completion.
 
     >>> MatchFormatExactly()(["<start_working_out>6*7<end_working_out> <SOLUTION>42</SOLUTION>\\n", "42"])
     [3.0, 0.0]
@@ -101,7 +108,7 @@ class MatchFormatExactly(_FormatReward):
 
     def score(self, text: str) -> float:
         m = self.markers
-        text = text.strip()
+        text = m.opened(text).strip()
         if any(text.count(marker) != 1 for marker in m.as_tuple()):
             return NO_SCORE
         head, _, tail = text.partition(m.reasoning_end)
@@ -117,7 +124,8 @@ class MatchFormatExactly(_FormatReward):
 
 
 class MatchFormatApproximately(_FormatReward):
-    """Per marker, +0.5 when it appears exactly once and -1.0 when missing or repeated (-4.0 to 2.0).
+    """Per marker the model writes, +0.5 when it appears exactly once and -1.0 when missing or repeated:
+    -4.0 to 2.0, or -3.0 to 1.5 when the prompt writes the reasoning start (`prefill_reasoning`).
 
     Partial credit gives the model a gradient towards the layout before it gets the whole of it.
 
@@ -130,7 +138,7 @@ class MatchFormatApproximately(_FormatReward):
     def score(self, text: str) -> float:
         return sum(
             MARKER_ONCE if text.count(marker) == 1 else MARKER_MISSING_OR_REPEATED
-            for marker in self.markers.as_tuple()
+            for marker in self.markers.written()
         )
 
 
@@ -195,12 +203,17 @@ class CheckNumbers(_AnswerReward):
 class Accuracy(_AnswerReward):
     r"""2.0 when math-verify finds the solution section equivalent to the gold, else 0.0.
 
-    Equivalence is symbolic (`\frac{3}{4}` = `0.75`, `\{1, 2\}` = `\{2, 1\}`, intervals, expressions).
+    Equivalence is symbolic (`\frac{3}{4}` = `0.75`, `\{1, 2\}` = `\{2, 1\}`, intervals, expressions),
+    and texts are read the way math-verify reads answers: a bare formula as LaTeX, a text with its own
+    math delimiters (`Therefore $x \geq 5$.`) or in words for the math in it, `1 000` as a thousand.
     None (the row does not count) when the gold cannot be parsed; see `gold_is_verifiable`.
 
     >>> Accuracy()([r"<SOLUTION>\frac{3}{4}</SOLUTION>", "<SOLUTION>0.7</SOLUTION>", "3/4"],
     ...            answer=["0.75"] * 3)
     [2.0, 0.0, 0.0]
+    >>> Accuracy()([r"<SOLUTION>Therefore $x \geq 5$.</SOLUTION>", "<SOLUTION>1 000</SOLUTION>"],
+    ...            answer=[r"x \geq 5", "1000"])
+    [2.0, 2.0]
     """
 
     __name__ = "accuracy"
@@ -239,10 +252,11 @@ def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward 
 
 
 def gold_is_verifiable(answer: str) -> bool:
-    r"""Whether math-verify reads the gold answer as at least one expression (rows that fail are dropped).
+    r"""Whether math-verify reads the gold answer as at least one expression, and it is no word answer
+    (rows that fail are dropped).
 
-    >>> gold_is_verifiable(r"\frac{3}{4}"), gold_is_verifiable("")
-    (True, False)
+    >>> gold_is_verifiable(r"\frac{3}{4}"), gold_is_verifiable(""), gold_is_verifiable("5 apples")
+    (True, False, False)
     """
     return _on_a_main_thread(_gold_is_verifiable, answer)
 
@@ -253,8 +267,7 @@ def _accuracy(guess: str | None, gold: str) -> float | None:
         return None
     if guess is None or len(guess) > MAX_VERIFIED_CHARS:
         return NO_SCORE
-    guess_parsed = parse(f"${guess}$", extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
-    equivalent = verify(list(gold_parsed), guess_parsed, timeout_seconds=VERIFY_TIMEOUT_S)
+    equivalent = verify(list(gold_parsed), _reading(guess), timeout_seconds=VERIFY_TIMEOUT_S)
     return ACCURATE if equivalent else NO_SCORE
 
 
@@ -264,18 +277,51 @@ def _gold_is_verifiable(answer: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _parsed_gold(gold: str) -> tuple[object, ...]:
-    """The gold as math-verify reads it (sympy objects, then the raw text); empty if it holds no
-    expression. Cached: every completion of a group is checked against the same gold.
-
-    Both gold and guess are wrapped in `$...$` so that bare LaTeX (`\\sqrt{2}`), sets and intervals are
-    read as math; a gold that brings its own `$` still parses.
-    """
-    if len(gold) > MAX_VERIFIED_CHARS:
+    """The gold as math-verify reads it (sympy objects, then the matched text); empty if it holds no
+    expression, or if it is prose: a word answer (`seven`, `yes`, `N/A`, `5 apples`) is no gold to
+    compare with, even where math-verify would read the letters of `seven` as a product of symbols or
+    the number of `5 apples`. Cached: every completion of a group is checked against the same gold."""
+    if len(gold) > MAX_VERIFIED_CHARS or (not _MATH_DELIMITERS.search(gold) and _is_prose(gold)):
         return ()
-    parsed = parse(f"${gold}$", extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+    parsed = _reading(gold)
     if all(isinstance(item, str) for item in parsed):  # nothing but the raw-text fallback
         return ()
     return tuple(parsed)
+
+
+def _reading(text: str) -> list:
+    r"""math-verify's reading of an answer: the expressions it extracts, then the text it matched.
+
+    math-verify reads answers out of free text: the math between `$`, `\(` or `\[` or in `\boxed{}`,
+    and numbers in plain words (`1 000`, `1000,99`, `28 percent`, `The answer is 42`). A text that
+    brings its own delimiters, or prose, is handed to it as it is. A bare formula, the usual gold and
+    solution section (`\frac{3}{4}`, `x + 1`, `[1, 2)`), would lose its meaning as free text (math-verify
+    would read `x + 1` for its number, 1): it is handed over as the LaTeX it is, between `$`. Except a
+    plain number that math-verify reads whole as free text, every digit of it, since in LaTeX the space
+    of `1 000` and the comma of `1000,99` separate numbers.
+    """
+    if _MATH_DELIMITERS.search(text) or _is_prose(text):
+        return parse(text, extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+    if _PLAIN_NUMBER.fullmatch(text):
+        plain = parse(text, extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+        if plain and _digits(plain[-1]) == _digits(text):
+            return plain
+    return parse(f"${text}$", extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+
+
+def _is_prose(text: str) -> bool:
+    r"""Whether a text holds a word: three letters or more in a row outside the LaTeX commands and their
+    first argument (`\sqrt`, `\text{ cm}`), or an abbreviation like N/A. Two letters are not enough
+    to tell a word from a product (`xy`, `ab`).
+
+    >>> [_is_prose(text) for text in ("5 apples", "N/A", r"2xy + \sqrt{3}", r"15 \text{ minutes}")]
+    [True, True, False, False]
+    """
+    return _WORD.search(_LATEX_COMMAND.sub(" ", text)) is not None
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
 
 
 def _on_a_main_thread(function: Callable[..., _T], *args: object) -> _T:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import datasets
@@ -44,10 +44,15 @@ def load_hub(
     return ds.select_columns([column for column in COLUMNS if column in ds.column_names]).to_list()
 
 
-def load_local(path: str) -> list[dict]:
+def load_local(path: str, columns: Mapping[str, str | None]) -> list:
     """The rows of a .jsonl or .parquet file, or of every such file under a directory (in path order),
-    as stored, with every column: checking them (a JSONL line may not even be an object) is
-    `data.clean_rows`'s job."""
+    with Open R1 Math's fields only: `columns` names the file's column for each field (`problem`,
+    `answer`, `solution`; None: the files have no such column), so a Parquet file's other columns
+    (timestamps, say) are never read.
+
+    Checking the values is `data.clean_rows`'s job (a JSONL line may not even be an object, and is
+    passed on as it is); but a file without a problem or answer column would lose every row there, so
+    it is an error that names the columns the file has."""
     root = Path(path)
     if not root.exists():
         raise DataError(
@@ -61,17 +66,49 @@ def load_local(path: str) -> list[dict]:
         files = [root]
     else:
         raise DataError(f"{root}: unknown file type {root.suffix!r}; accepted are {', '.join(SUFFIXES)}")
-    rows: list[dict] = []
+    rows: list = []
     for file in files:
-        rows.extend(read_jsonl(file) if file.suffix == ".jsonl" else pq.read_table(file).to_pylist())
+        if file.suffix == ".jsonl":
+            stored = read_jsonl(file)
+            found = list(dict.fromkeys(key for row in stored if isinstance(row, dict) for key in row))
+            _check_columns(file, found, columns)
+            rows.extend(_fields(row, columns) if isinstance(row, dict) else row for row in stored)
+        else:
+            found = pq.read_schema(file).names
+            _check_columns(file, found, columns)
+            wanted = [column for column in columns.values() if column in found]
+            rows.extend(_fields(row, columns) for row in pq.read_table(file, columns=wanted).to_pylist())
     return rows
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """The rows of a JSONL file, one per non-blank line."""
+def _check_columns(file: Path, found: list[str], columns: Mapping[str, str | None]) -> None:
+    missing = [columns[field] for field in REQUIRED if columns[field] not in found]
+    if found and missing:
+        raise DataError(
+            f"{file} has no {' or '.join(map(repr, missing))} column; its columns are {', '.join(found)}. "
+            "Name the columns that hold each field in params.yaml: "
+            "data.local.columns: {problem: <column>, answer: <column>, solution: <column or null>}"
+        )
+
+
+def _fields(row: dict, columns: Mapping[str, str | None]) -> dict:
+    """The row's fields under their own names, from the columns that hold them."""
+    return {field: row[column] for field, column in columns.items() if column is not None and column in row}
+
+
+def read_jsonl(path: str | Path) -> list:
+    """The rows of a JSONL file, one per non-blank line; a line that is not UTF-8 or not JSON is an error
+    that names the file and the line."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    f"{path}, line {number}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                    f"{err.start + 1}); save the file as UTF-8"
+                ) from None
             if not line.strip():
                 continue
             try:

@@ -30,7 +30,7 @@ from rlvr.generation import generate
 from rlvr.hardware import cuda_available, resolve_dtype, select_backend, select_generation
 from rlvr.models import has_adapter, load_model, load_tokenizer
 from rlvr.plots import plot_comparison, plot_training
-from rlvr.prompts import chat_prompt
+from rlvr.prompts import chat_prompt, prefill_template
 from rlvr.sources import read_jsonl, write_jsonl
 from tasks import BASE, DATA, PARAMS, SFT, SFT_LOG, stage
 
@@ -54,7 +54,7 @@ def main(
     p = load_params(params)
     rows = read_jsonl(data / "heldout.jsonl")[: p.evaluate.max_problems]
     prompts = [chat_prompt(row["problem"], p.format) for row in rows]
-    tokenizer = load_tokenizer(base)
+    tokenizer = prefill_template(load_tokenizer(base), p.format)
     dtype = resolve_dtype(p.model.dtype)
     # Decode as GRPO sampled (vLLM merges the LoRA into its weights, as the merged engine does).
     engine = select_generation(p.train.generation, select_backend(p.train.backend))

@@ -21,7 +21,7 @@ def main(out: Path = typer.Option(..., help="JSONL file to write."), params: Pat
         h = data.hub
         rows = load_hub(h.path, config=h.config, revision=h.revision, split=h.split, max_rows=h.max_rows)
     else:
-        rows = load_local(data.local.path)
+        rows = load_local(data.local.path, data.local.columns.model_dump())
     write_jsonl(rows, out)
     print(f"fetch: {len(rows)} rows from the {data.source} source -> {out}")
 

@@ -11,7 +11,7 @@ from rlvr.config import load_params
 from rlvr.data import prepare_rows
 from rlvr.errors import DataError
 from rlvr.models import load_tokenizer
-from rlvr.prompts import chat_prompt, prompt_ids
+from rlvr.prompts import chat_prompt, prefill_template, prompt_ids
 from rlvr.rewards import gold_is_verifiable
 from rlvr.sources import read_jsonl, write_jsonl
 from tasks import BASE, PARAMS, stage
@@ -25,7 +25,7 @@ def main(
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
-    tokenizer = load_tokenizer(base)
+    tokenizer = prefill_template(load_tokenizer(base), p.format)
 
     def prompt_tokens(problem: str) -> int:
         return len(prompt_ids(tokenizer, chat_prompt(problem, p.format)))

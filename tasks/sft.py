@@ -13,12 +13,12 @@ import typer
 
 from rlvr.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
 from rlvr.config import load_params
-from rlvr.data import to_sft_example
+from rlvr.data import sft_examples
 from rlvr.errors import DataError
 from rlvr.hardware import resolve_dtype, select_backend
 from rlvr.lineage import hash_path
 from rlvr.models import load_tokenizer, load_trainable
-from rlvr.prompts import prompt_ids
+from rlvr.prompts import conversation_ids, prefill_template
 from rlvr.sources import read_jsonl
 from rlvr.trainers import build_sft_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, relaunched, stage
@@ -40,23 +40,25 @@ def main(
         print("sft: skipped (sft.max_steps is 0)")
         return
     train_file = data / "train.jsonl"
-    examples = [e for row in read_jsonl(train_file) if (e := to_sft_example(row, p.format))]
+    tokenizer = prefill_template(load_tokenizer(base), p.format)
+    examples, left_out = sft_examples(
+        read_jsonl(train_file),
+        p.format,
+        lambda example: len(conversation_ids(tokenizer, example["prompt"] + example["completion"])),
+        p.sft.max_length,
+    )
     if not examples:
         raise DataError(
-            f"sft.max_steps is {p.sft.max_steps} but no row of {train_file} has a worked solution; "
-            "set sft.max_steps: 0 or use a data source with a `solution` column"
+            f"sft.max_steps is {p.sft.max_steps} but no row of {train_file} makes an SFT example (left out: "
+            f"{left_out}): a row needs a worked solution, and prompt and solution must fit in "
+            f"sft.max_length={p.sft.max_length} tokens; set sft.max_steps: 0, use a data source with a "
+            "`solution` column, or raise sft.max_length"
         )
+    print(f"sft: {len(examples)} examples; left out: {left_out}")
     if relaunched(p.distributed):
         return
     backend = select_backend(p.train.backend)
     dtype = resolve_dtype(p.model.dtype)
-    tokenizer = load_tokenizer(base)
-    prompt_lengths = [len(prompt_ids(tokenizer, e["prompt"])) for e in examples]
-    if min(prompt_lengths) >= p.sft.max_length:
-        raise DataError(
-            f"every SFT prompt is at least sft.max_length={p.sft.max_length} tokens long (shortest: "
-            f"{min(prompt_lengths)}), so no completion token is left to learn from; raise sft.max_length"
-        )
     base_manifest = (base / "rlvr_base.json").read_text()
     run_id = fingerprint("sft", p.sft, p.lora, dtype, p.format, backend, hash_path(train_file), base_manifest)
     model, tokenizer, peft_config = load_trainable(
@@ -69,14 +71,27 @@ def main(
         gradient_checkpointing=p.sft.gradient_checkpointing,
     )
     trainer = build_sft_trainer(
-        model, tokenizer, peft_config, examples, p.sft, dtype, backend, checkpoints / f"sft-{run_id}"
+        model,
+        prefill_template(tokenizer, p.format),
+        peft_config,
+        examples,
+        p.sft,
+        dtype,
+        backend,
+        checkpoints / f"sft-{run_id}",
     )
     summary = train_and_publish(
         trainer,
         checkpoints / f"sft-{run_id}",
         out,
         log,
-        manifest={"stage": "sft", "backend": backend, "base": str(base), "examples": len(examples)},
+        manifest={
+            "stage": "sft",
+            "backend": backend,
+            "base": str(base),
+            "examples": len(examples),
+            "left_out": left_out,
+        },
     )
     print(f"sft: {summary}")
 

@@ -20,6 +20,7 @@ from rlvr.errors import RlvrError
 from rlvr.hardware import resolve_dtype, select_backend, select_generation
 from rlvr.lineage import hash_path
 from rlvr.models import has_adapter, load_trainable
+from rlvr.prompts import prefill_template
 from rlvr.rewards import build_rewards
 from rlvr.sources import read_jsonl
 from rlvr.trainers import build_grpo_trainer
@@ -78,6 +79,7 @@ def main(
         gradient_checkpointing=t.gradient_checkpointing,
         fast_inference=generation == "vllm" and backend == "unsloth",
     )
+    tokenizer = prefill_template(tokenizer, p.format)
     names = list(t.rewards)
     trainer = build_grpo_trainer(
         model,

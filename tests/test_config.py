@@ -47,6 +47,19 @@ from rlvr.config import Params, ParamsError, load_params, parse_params
         ),
         ({"format": {"solution_end": "<SOLUTION>"}}, "format markers must be distinct"),
         ({"prepare": {"heldout_fraction": 1.5}}, "'prepare.heldout_fraction': Input should be less than 1"),
+        (
+            {"train": {"optim": "adam"}},
+            "'train.optim': Value error, Input should be one of adamw_torch, adamw_torch_fused,",
+        ),
+        (
+            {"train": {"lr_scheduler_type": "cosinee"}},
+            "'train.lr_scheduler_type': Value error, Input should be one of linear, cosine,",
+        ),
+        ({"lora": {"target_modules": []}}, "'lora.target_modules': List should have at least 1 item"),
+        ({"schedule": {"cron": "61 3 * * *"}}, "'schedule.cron': Value error, Prefect cannot read this cron"),
+        ({"schedule": {"cron": "0 3 * *"}}, "'schedule.cron': Value error, Prefect cannot read this cron"),
+        ({"schedule": {"timezone": "Mars/Olympus"}}, "'schedule.timezone': Value error, unknown time zone"),
+        ({"data": {"local": {"columns": {"question": "q"}}}}, "unknown key 'data.local.columns.question'"),
     ],
 )
 def test_bad_params_name_the_key_and_the_allowed_values(raw, message):
@@ -79,3 +92,67 @@ def test_unknown_reward_names_are_refused_where_the_rewards_are_built(tmp_path):
     (tmp_path / "params.yaml").write_text("train:\n  rewards: {novelty: 1.0}\n")
     with pytest.raises(UnknownReward, match="train.rewards: unknown reward 'novelty'; the rewards are"):
         checked(tmp_path / "params.yaml")
+
+
+def test_transformers_and_prefect_names_are_the_libraries_own():
+    """The scheduler and optimizer names are transformers' enums, the cron check is Prefect's."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+    from transformers.trainer_utils import SchedulerType
+    from transformers.training_args import OptimizerNames
+
+    for name in SchedulerType:
+        assert (
+            parse_params({"train": {"lr_scheduler_type": name.value}}).train.lr_scheduler_type == name.value
+        )
+    for name in OptimizerNames:
+        assert parse_params({"train": {"optim": name.value}}).train.optim == name.value
+    for cron in [
+        "0 3 * * *",
+        "*/15 * * * 1-5",
+        "@daily",
+        "0 3 * * MON",
+        "0 0 1 * * 0",
+        "0 25 * * *",
+        "0 3 * *",
+    ]:
+        try:
+            CronSchedule(cron=cron)
+            prefect_reads = True
+        except ValidationError:
+            prefect_reads = False
+        try:
+            parse_params({"schedule": {"cron": cron}})
+            rlvr_reads = True
+        except ParamsError:
+            rlvr_reads = False
+        assert rlvr_reads is prefect_reads, cron
+
+
+def test_a_bad_param_stops_any_stage_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    (tmp_path / "params.yaml").write_text("train:\n  optim: adam\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tasks.fetch",
+            "--out",
+            str(tmp_path / "raw.jsonl"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"error: {tmp_path / 'params.yaml'}: 'train.optim': Value error, Input should be one of"
+    )
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "raw.jsonl").exists()

@@ -38,16 +38,22 @@ def test_clean_rows_counts_each_drop_reason():
         {"answer": "2"},
         {"problem": "What is 1 + 1?", "answer": ""},
         {"problem": "What is 1 + 1?"},
-        {"problem": "What is 1 + 1?", "answer": 2},
         {"problem": "What is 1 + 1?", "answer": ["2"]},
+        {"problem": "What is 1 + 1?", "answer": True},
         {"problem": "What is 1 + 1?", "answer": "2", "solution": 3},
         {"problem": 7, "answer": "2"},
+        {"problem": "What is 4 + 4?", "answer": 8},
+        {"problem": "What is 0 * 4?", "answer": 0},
+        {"problem": "What is 1 / 4?", "answer": 0.25},
     ]
     kept, drops = clean_rows(rows)
     assert kept == [
         {"problem": "What is 1 + 1?", "answer": "2", "solution": "1 + 1 = 2"},
         {"problem": "What is 2 + 2?", "answer": "4", "solution": ""},
         {"problem": "What is 3 + 3?", "answer": "6", "solution": ""},
+        {"problem": "What is 4 + 4?", "answer": "8", "solution": ""},
+        {"problem": "What is 0 * 4?", "answer": "0", "solution": ""},
+        {"problem": "What is 1 / 4?", "answer": "0.25", "solution": ""},
     ]
     assert drops == {"not_a_mapping": 2, "empty_problem": 3, "missing_answer": 2, "non_string_field": 4}
 

@@ -132,16 +132,18 @@ def test_training_failure_fails_the_flow_with_the_stage_error(prefect_server, pr
     project = in_project(project_copy)
     files = paths(project)
     before = {name: hash_path(files[name]) for name in ("raw", "prepared", "base", "sft", "grpo", "metrics")}
-    state = pipeline(root=str(project), overrides=["train.lr_scheduler_type=sideways"], return_state=True)
+    # A valid name (params refuse unknown ones) that transformers refuses without an eval strategy
+    plateau = "reduce_lr_on_plateau"
+    state = pipeline(root=str(project), overrides=[f"train.lr_scheduler_type={plateau}"], return_state=True)
     assert state.is_failed()
     runs = task_runs(state.state_details.flow_run_id)
     assert runs["train"][0].state.is_failed() and runs["train"][0].run_count == 1  # no retries on training
-    assert "sideways is not a valid SchedulerType" in runs["train"][0].state.message
+    assert f"lr_scheduler_type {plateau} requires an eval strategy" in runs["train"][0].state.message
     assert "evaluate" not in runs and "register" not in runs
     assert {name: hash_path(files[name]) for name in before if files[name].exists()} == {
         k: v for k, v in before.items() if k not in ("grpo",)
     }
-    assert load_params(project / "params.yaml").train.lr_scheduler_type == "sideways"  # the record
+    assert load_params(project / "params.yaml").train.lr_scheduler_type == plateau  # the record
     assert len(registry_client(project).search_model_versions("name='rlvr-math'")) == 1
 
 

@@ -106,10 +106,11 @@ def test_second_repro_runs_nothing(reproduced):
 def test_failing_stage_keeps_earlier_outputs_and_registry(project_copy):
     files = paths(project_copy)
     before = {name: hash_path(files[name]) for name in ("raw", "prepared", "base", "sft")}
-    apply_overrides(project_copy, ["train.lr_scheduler_type=sideways"])
+    # A valid name (params refuse unknown ones) that transformers refuses without an eval strategy
+    apply_overrides(project_copy, ["train.lr_scheduler_type=reduce_lr_on_plateau"])
     result = dvc(project_copy, "repro", check=False)
     assert result.returncode != 0
-    assert "sideways is not a valid SchedulerType" in result.stderr + result.stdout
+    assert "lr_scheduler_type reduce_lr_on_plateau requires an eval strategy" in result.stderr + result.stdout
     assert "failed to reproduce 'train@grpo'" in result.stderr
     assert {name: hash_path(files[name]) for name in before} == before
     assert len(registry_client(project_copy).search_model_versions("name='rlvr-math'")) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -107,6 +106,9 @@ def test_match_format_approximately(completion, score):
         ("1e999999", "1e999999", 5.0),
         ("1e999999", "1e99999", -2.5),
         ("", "42", -2.5),
+        ("5.", "5", 2.0),
+        ("5", "5.", 2.0),
+        ("The answer is 5.", "5", -2.5),
     ],
 )
 def test_check_answer(answer, gold, score):
@@ -139,6 +141,8 @@ def test_check_answer_without_a_solution_section():
         (solution("3"), "\\frac{3}{4}", None),
         ("42", "forty-two", None),
         (solution("42"), "", None),
+        (solution("5."), "5", 3.5),
+        (solution("5"), "5.", 3.5),
     ],
 )
 def test_check_numbers(completion, gold, score):
@@ -170,6 +174,22 @@ def test_check_numbers(completion, gold, score):
         (solution("42"), "", None),
         (solution("42"), "\\frac{", None),
         (solution("42"), "...", None),
+        # Texts that bring their own math delimiters are read as math-verify reads free text
+        (solution("$20\\%$"), "20\\%", 2.0),
+        (solution("20\\%"), "20\\%", 2.0),
+        (solution("20%"), "20\\%", 2.0),
+        (solution("$28\\%$"), "$28\\%$", 2.0),
+        (solution("Therefore $x \\geq 5$."), "x \\geq 5", 2.0),
+        (solution("Therefore $x \\geq 6$."), "x \\geq 5", 0.0),
+        # Plain numbers in math-verify's notation, a sentence's period, prose around a number
+        (solution("1 000"), "1000", 2.0),
+        (solution("1000,99"), "1000.99", 2.0),
+        (solution("5."), "5", 2.0),
+        (solution("The answer is 42"), "42", 2.0),
+        # A list is not read as its last number, nor a bare formula for its number
+        (solution("2, 1"), "1, 2", 2.0),
+        (solution("1"), "1, 2", 0.0),
+        (solution("x + 1"), "1", 0.0),
     ],
 )
 def test_accuracy(completion, gold, score):
@@ -178,7 +198,24 @@ def test_accuracy(completion, gold, score):
 
 @pytest.mark.parametrize(
     ("gold", "verifiable"),
-    [("42", True), ("\\frac{3}{4}", True), ("[1, 2)", True), ("", False), ("\\frac{", False), ("?", False)],
+    [
+        ("42", True),
+        ("\\frac{3}{4}", True),
+        ("[1, 2)", True),
+        ("$28\\%$", True),
+        ("1 000", True),
+        ("5.", True),
+        ("2xy", True),
+        ("15 \\text{ minutes}", True),
+        ("", False),
+        ("\\frac{", False),
+        ("?", False),
+        # Word answers: math-verify would read `seven` as a product of symbols and `5 apples` as 5
+        ("seven", False),
+        ("yes", False),
+        ("N/A", False),
+        ("5 apples", False),
+    ],
 )
 def test_gold_is_verifiable(gold, verifiable):
     assert gold_is_verifiable(gold) is verifiable
@@ -323,9 +360,3 @@ def test_docs_list_every_reward():
     docs = (Path(__file__).parents[1] / "docs" / "rewards.md").read_text(encoding="utf-8")
     for name in REWARDS:
         assert f"`{name}`" in docs
-
-
-def test_doctests():
-    results = doctest.testmod(rlvr.rewards)
-    assert results.failed == 0
-    assert results.attempted >= 8

@@ -1,3 +1,4 @@
+from datetime import datetime
 from pathlib import Path
 
 import datasets
@@ -100,28 +101,81 @@ def test_load_hub_rejects_a_dataset_without_problem_and_answer(tmp_path):
         load_hub(str(tmp_path), None, None, "train", None)
 
 
+OWN_NAMES = {"problem": "problem", "answer": "answer", "solution": "solution"}
+
+
 def test_load_local_reads_jsonl_parquet_and_directories(tmp_path):
-    write_jsonl([{"problem": "p1", "answer": "1"}, [1, 2]], tmp_path / "a.jsonl")
+    write_jsonl([{"problem": "p1", "answer": "1", "note": "x"}, [1, 2]], tmp_path / "a.jsonl")
     (tmp_path / "sub").mkdir()
     pq.write_table(pa.Table.from_pylist(openr1_rows(2)), tmp_path / "sub" / "b.parquet")
     (tmp_path / "notes.txt").write_text("ignored inside a directory")
-    assert load_local(str(tmp_path / "a.jsonl")) == [{"problem": "p1", "answer": "1"}, [1, 2]]
-    parquet = load_local(str(tmp_path / "sub" / "b.parquet"))
-    assert parquet == openr1_rows(2)
-    assert load_local(str(tmp_path)) == [{"problem": "p1", "answer": "1"}, [1, 2], *parquet]
+    assert load_local(str(tmp_path / "a.jsonl"), OWN_NAMES) == [{"problem": "p1", "answer": "1"}, [1, 2]]
+    parquet = load_local(str(tmp_path / "sub" / "b.parquet"), OWN_NAMES)
+    assert parquet == [{k: row[k] for k in ("problem", "answer", "solution")} for row in openr1_rows(2)]
+    assert load_local(str(tmp_path), OWN_NAMES) == [{"problem": "p1", "answer": "1"}, [1, 2], *parquet]
+
+
+def test_load_local_reads_only_the_needed_parquet_columns(tmp_path):
+    """A timestamp column, which JSONL cannot hold, is never read."""
+    table = pa.table(
+        {
+            "problem": ["What is 6 * 7?"],
+            "answer": [42],
+            "created": pa.array([datetime(2025, 1, 2, 3, 4)], pa.timestamp("us")),
+        }
+    )
+    pq.write_table(table, tmp_path / "rows.parquet")
+    rows = load_local(str(tmp_path / "rows.parquet"), OWN_NAMES)
+    assert rows == [{"problem": "What is 6 * 7?", "answer": 42}]
+    write_jsonl(rows, tmp_path / "raw.jsonl")
+    assert read_jsonl(tmp_path / "raw.jsonl") == rows
+
+
+def test_load_local_maps_the_files_columns(tmp_path):
+    columns = {"problem": "question", "answer": "final_answer", "solution": None}
+    write_jsonl([{"question": "q", "final_answer": "1", "solution": "ignored"}], tmp_path / "a.jsonl")
+    pq.write_table(pa.table({"question": ["r"], "final_answer": ["2"]}), tmp_path / "b.parquet")
+    assert load_local(str(tmp_path), columns) == [
+        {"problem": "q", "answer": "1"},
+        {"problem": "r", "answer": "2"},
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_load_local_names_the_columns_it_found(tmp_path, suffix):
+    path = tmp_path / f"rows{suffix}"
+    rows = [{"question": "q", "final_answer": "1"}]
+    if suffix == ".jsonl":
+        write_jsonl(rows, path)
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    with pytest.raises(DataError) as error:
+        load_local(str(path), OWN_NAMES)
+    message = str(error.value)
+    assert "has no 'problem' or 'answer' column; its columns are question, final_answer" in message
+    assert "data.local.columns: {problem: <column>, answer: <column>" in message
+    assert "\n" not in message
 
 
 def test_load_local_errors(tmp_path):
     with pytest.raises(DataError, match="nowhere"):
-        load_local(str(tmp_path / "nowhere.jsonl"))
+        load_local(str(tmp_path / "nowhere.jsonl"), OWN_NAMES)
     (tmp_path / "rows.csv").write_text("problem,answer\n")
     with pytest.raises(ValueError, match=r"\.jsonl, \.parquet"):
-        load_local(str(tmp_path / "rows.csv"))
+        load_local(str(tmp_path / "rows.csv"), OWN_NAMES)
     with pytest.raises(ValueError, match="no .jsonl or .parquet files"):
-        load_local(str(tmp_path))
+        load_local(str(tmp_path), OWN_NAMES)
     (tmp_path / "bad.jsonl").write_text('{"problem": "p", "answer": "1"}\n\n{"problem": \n')
     with pytest.raises(ValueError, match=r"bad\.jsonl, line 3"):
-        load_local(str(tmp_path / "bad.jsonl"))
+        load_local(str(tmp_path / "bad.jsonl"), OWN_NAMES)
+
+
+def test_a_byte_that_is_not_utf8_names_the_file_and_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"problem": "p", "answer": "1"}\n{"problem": "caf\xe9", "answer": "2"}\n')
+    with pytest.raises(DataError) as error:
+        load_local(str(path), OWN_NAMES)
+    assert str(error.value) == (f"{path}, line 2: not UTF-8 (byte 0xe9 at column 17); save the file as UTF-8")
 
 
 def test_jsonl_round_trip_keeps_unicode_unescaped(tmp_path):
@@ -173,4 +227,50 @@ def test_fetch_stage_reads_a_hub_dataset_named_in_params(tmp_path):
     assert "fetch: 3 rows from the hub source" in result.stdout
     assert read_jsonl(out) == [
         {"problem": r["problem"], "answer": r["answer"], "solution": r["solution"]} for r in openr1_rows(3)
+    ]
+
+
+def test_fetch_stage_reads_local_files_with_their_own_column_names(tmp_path):
+    """Without the mapping the stage fails with one line naming the columns; with it, every row comes."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import ROOT
+
+    table = pa.table(
+        {
+            "question": ["What is 6 * 7?", "What is 2 + 2?"],
+            "final_answer": [42, 4],
+            "created": pa.array([datetime(2025, 1, 2), datetime(2025, 1, 3)], pa.timestamp("us")),
+        }
+    )
+    pq.write_table(table, tmp_path / "rows.parquet")
+
+    def fetch(local: dict) -> subprocess.CompletedProcess:
+        params = {"data": {"source": "local", "local": {"path": str(tmp_path / "rows.parquet"), **local}}}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        command = [
+            "-m",
+            "tasks.fetch",
+            "--out",
+            str(tmp_path / "raw.jsonl"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+        ]
+        return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True)
+
+    refused = fetch({})
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: ") and len(refused.stderr.splitlines()) == 1
+    assert "its columns are question, final_answer, created" in refused.stderr
+    assert "data.local.columns" in refused.stderr
+    assert not (tmp_path / "raw.jsonl").exists()
+
+    fetched = fetch({"columns": {"problem": "question", "answer": "final_answer", "solution": None}})
+    assert fetched.returncode == 0, fetched.stderr
+    assert read_jsonl(tmp_path / "raw.jsonl") == [
+        {"problem": "What is 6 * 7?", "answer": 42},
+        {"problem": "What is 2 + 2?", "answer": 4},
     ]

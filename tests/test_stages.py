@@ -1,0 +1,115 @@
+"""The prepare and sft stages' command lines on the tiny model's real tokenizer: token limits are counted
+in tokens, rows over them are left out and counted, and a limit that leaves nothing is a one-line error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from rlvr.checkpoints import MANIFEST
+from rlvr.data import to_sft_example
+from rlvr.models import load_tokenizer
+from rlvr.problems import generate
+from rlvr.prompts import Markers, chat_prompt, conversation_ids, prompt_ids
+from rlvr.sources import read_jsonl, write_jsonl
+from tests.conftest import ROOT, project_env
+
+SHORT = generate(40, seed=1, levels=[1])
+LONG = [
+    {"problem": f"What is {i} + 1? " + "Read the question twice. " * 300, "answer": str(i + 1)}
+    for i in range(3)
+]
+
+
+def run_stage(stage: str, tmp_path: Path, params: dict, *args: str) -> subprocess.CompletedProcess:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return subprocess.run(
+        [sys.executable, "-m", f"tasks.{stage}", *args, "--params", str(tmp_path / "params.yaml")],
+        cwd=ROOT,
+        env=project_env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+
+
+def prepare(tmp_path: Path, tiny_model: Path, max_prompt_tokens: int) -> subprocess.CompletedProcess:
+    write_jsonl(SHORT + LONG, tmp_path / "raw.jsonl")
+    params = {"prepare": {"heldout_fraction": 0.3, "max_prompt_tokens": max_prompt_tokens}}
+    paths = ["--raw", tmp_path / "raw.jsonl", "--base", tiny_model, "--out", tmp_path / "prepared"]
+    return run_stage("prepare", tmp_path, params, *map(str, paths), "--report", str(tmp_path / "report.json"))
+
+
+def test_prepare_drops_the_prompts_over_the_limit_in_tokens(tiny_model, tmp_path):
+    tokenizer = load_tokenizer(tiny_model)
+    limit = max(len(prompt_ids(tokenizer, chat_prompt(row["problem"], Markers()))) for row in SHORT)
+    assert limit < 250  # the long prompts hold thousands of tokens
+
+    result = prepare(tmp_path, tiny_model, limit)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["drops"]["prompt_too_long"] == len(LONG)
+    assert report["train"] + report["heldout"] + report["drops"]["duplicate"] == len(SHORT)
+    kept = read_jsonl(tmp_path / "prepared" / "train.jsonl") + read_jsonl(
+        tmp_path / "prepared" / "heldout.jsonl"
+    )
+    assert not any(row["problem"].startswith("What is 0 + 1?") for row in kept)
+
+
+def test_prepare_with_a_limit_below_every_prompt_fails_in_one_line(tiny_model, tmp_path):
+    result = prepare(tmp_path, tiny_model, 10)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: prepare:") and len(result.stderr.splitlines()) == 1
+    assert f"'prompt_too_long': {len(SHORT + LONG)}" in result.stderr
+    assert not (tmp_path / "prepared").exists()
+
+
+def sft(tmp_path: Path, tiny_model: Path, rows: list[dict], max_length: int) -> subprocess.CompletedProcess:
+    """The sft stage on `rows` as the prepared train set, on a copy of the tiny model as the base."""
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model, base)
+    (base / "rlvr_base.json").write_text(json.dumps({"name": "tiny-model"}))
+    write_jsonl(rows, tmp_path / "prepared" / "train.jsonl")
+    params = {
+        "model": {"dtype": "float32"},
+        "lora": {"r": 4, "alpha": 8},
+        "sft": {"max_steps": 1, "batch_size": 2, "max_length": max_length},
+    }
+    paths = ["--data", tmp_path / "prepared", "--base", base, "--out", tmp_path / "sft"]
+    paths += ["--log", tmp_path / "sft.jsonl", "--checkpoints", tmp_path / "checkpoints"]
+    return run_stage("sft", tmp_path, params, *map(str, paths))
+
+
+def test_sft_leaves_out_the_examples_longer_than_max_length(tiny_model, tmp_path):
+    """The trainer would cut a long example at max_length, inside its answer: it is left out instead."""
+    short = generate(6, seed=2, levels=[1])
+    long = [
+        {**row, "solution": row["solution"] + " Check: " + "1 + 1 = 2. " * 60} for row in generate(2, 9, [1])
+    ]
+    no_solution = [{**SHORT[0], "solution": ""}]
+    tokenizer = load_tokenizer(tiny_model)
+
+    def tokens(row: dict) -> int:
+        example = to_sft_example(row, Markers())
+        return len(conversation_ids(tokenizer, example["prompt"] + example["completion"]))
+
+    max_length = max(map(tokens, short))
+    assert min(map(tokens, long)) > max_length
+
+    result = sft(tmp_path, tiny_model, short + long + no_solution, max_length)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "sft" / MANIFEST).read_text())
+    assert manifest["examples"] == len(short)
+    assert manifest["left_out"] == {"no_solution": 1, "too_long": len(long)}
+
+
+def test_sft_with_every_example_too_long_fails_in_one_line(tiny_model, tmp_path):
+    result = sft(tmp_path, tiny_model, generate(4, seed=2, levels=[1]), max_length=50)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: sft.max_steps is 1") and len(result.stderr.splitlines()) == 1
+    assert "'too_long': 4" in result.stderr and "sft.max_length=50" in result.stderr
+    assert not (tmp_path / "sft").exists()
