@@ -26,12 +26,14 @@ from rlvr.evaluation import score_completions, summarise
 from rlvr.generation import generate
 from rlvr.models import load_model, load_tokenizer, load_trainable
 from rlvr.problems import generate as make_problems
-from rlvr.prompts import Markers, chat_prompt
+from rlvr.prompts import Markers, chat_prompt, prefill_template
 from rlvr.rewards import build_rewards
 from rlvr.statistics import fixed_and_broken, paired_comparison
 from rlvr.trainers import build_grpo_trainer, build_sft_trainer
 
 MARKERS = Markers()
+PREFILLED = Markers(prefill_reasoning=True)
+PREFILLED = Markers(prefill_reasoning=True)
 
 
 def split(train: int, heldout: int, levels: list[int], kinds: list[str]) -> tuple[list[dict], list[dict]]:
@@ -59,13 +61,12 @@ def sft_adapter(base: Path, rows: list[dict], work: Path) -> Path:
     return out
 
 
-def evaluate(base: Path, adapter: Path | None, rows: list[dict], tokens: int) -> list[dict]:
+def evaluate(base: Path, adapter: Path | None, rows: list[dict], tokens: int, markers: Markers) -> list[dict]:
     model = load_model(base, "float32", adapter=adapter)
-    prompts = [chat_prompt(r["problem"], MARKERS) for r in rows]
-    completions, lengths = generate(
-        model, load_tokenizer(base), prompts, tokens, batch_size=32, desc="heldout"
-    )
-    return score_completions(completions, [r["answer"] for r in rows], lengths, MARKERS)
+    prompts = [chat_prompt(r["problem"], markers) for r in rows]
+    tokenizer = prefill_template(load_tokenizer(base), markers)
+    completions, lengths = generate(model, tokenizer, prompts, tokens, batch_size=32, desc="heldout")
+    return score_completions(completions, [r["answer"] for r in rows], lengths, markers)
 
 
 def main(
@@ -89,17 +90,19 @@ def main(
     work: Path = typer.Option(Path("/tmp/rlvr-recipe")),
     out: Path = typer.Option(Path("/tmp/rlvr-recipe/results.jsonl")),
     label: str = typer.Option(""),
+    prefill: bool = typer.Option(False, help="format.prefill_reasoning: the prompt opens the reasoning."),
 ) -> None:
     base = embedded_model()
+    markers = PREFILLED if prefill else MARKERS
     level_list, kind_list = [int(x) for x in levels.split(",")], kinds.split(",")
     data = work / f"{kinds}-{levels}"
     data.mkdir(parents=True, exist_ok=True)
     train_rows, heldout_rows = split(600, heldout, level_list, kind_list)
     sft = sft_adapter(base, train_rows, data)
     origin = sft if start == "sft" else None
-    cache = data / f"eval-{start}-{heldout}-{tokens}.json"
+    cache = data / f"eval-{start}-{heldout}-{tokens}{'-prefill' if prefill else ''}.json"
     if not cache.is_file():
-        cache.write_text(json.dumps(evaluate(base, origin, heldout_rows, tokens)))
+        cache.write_text(json.dumps(evaluate(base, origin, heldout_rows, tokens, markers)))
     before = json.loads(cache.read_text())
     names = rewards.split(",")
     params = TrainParams(
@@ -108,10 +111,11 @@ def main(
         scale_rewards=scale_rewards, save_steps=max(1, eval_every or steps),
     )  # fmt: skip
     model, tokenizer, peft_config = load_trainable(base, "float32", LoraParams(), origin, "trl", 512)
+    tokenizer = prefill_template(tokenizer, markers)
     reward_weights = [float(w) for w in weights.split(",")] if weights else [1.0] * len(names)
     trainer = build_grpo_trainer(
-        model, tokenizer, peft_config, [to_grpo_example(r, MARKERS) for r in train_rows],
-        build_rewards(names, MARKERS), reward_weights, params, "float32", "trl", "generate", 256, work / "ck",
+        model, tokenizer, peft_config, [to_grpo_example(r, markers) for r in train_rows],
+        build_rewards(names, markers), reward_weights, params, "float32", "trl", "generate", 256, work / "ck",
     )  # fmt: skip
     run = work / f"run-{time.strftime('%H%M%S')}"
     started = time.perf_counter()
@@ -125,20 +129,17 @@ def main(
                     elapsed = time.perf_counter() - started
                     probe = work / f"probe-{state.global_step}"
                     trainer.model.save_pretrained(probe)  # evaluated as a fresh copy, merged there
-                    curve.append(
-                        record(
-                            before, evaluate(base, probe, heldout_rows, tokens), state.global_step, elapsed
-                        )
-                    )
+                    scores = evaluate(base, probe, heldout_rows, tokens, markers)
+                    curve.append(record(before, scores, state.global_step, elapsed))
                     print("CURVE", json.dumps(curve[-1]), flush=True)
 
         trainer.add_callback(Probe())
     manifest = train_and_publish(trainer, work / "ck", run, run.with_suffix(".json"), {})
-    after = evaluate(base, run, heldout_rows, tokens)
+    after = evaluate(base, run, heldout_rows, tokens, markers)
     result = {
         "label": label, "start": start, "steps": steps, "lr": lr, "prompts": prompts, "group": group,
         "tokens": tokens, "temperature": temperature, "loss_type": loss_type, "scale_rewards": scale_rewards,
-        "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds,
+        "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds, "prefill": prefill,
         "train_s": manifest["train_runtime_s"], "curve": curve,
         **record(before, after, steps, manifest["train_runtime_s"]),
     }  # fmt: skip
