@@ -152,13 +152,19 @@ class RegistryParams(Section):
     promote_margin: float = Field(default=0.0, ge=0)
 
 
+class TrackingParams(Section):
+    """Live MLflow tracking of the training stages (rlvr.tracking)."""
+
+    completions_every: int = Field(default=5, ge=0)  # GRPO sample completions table every N steps; 0: never
+
+
 class ScheduleParams(Section):
     """The Prefect deployment of the pipeline flow, and the retries of the stages that use the network."""
 
     cron: str = "0 3 * * *"
     timezone: str = "UTC"
     network_retries: int = Field(default=3, ge=0)
-    retry_delay_s: float = Field(default=10.0, ge=0)  # doubled at each retry
+    retry_delay_s: float = Field(default=10, ge=0)  # doubled at each retry; `10` as params.yaml writes it
 
 
 class Params(Section):
@@ -171,6 +177,7 @@ class Params(Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     registry: RegistryParams = RegistryParams()
+    tracking: TrackingParams = TrackingParams()
     schedule: ScheduleParams = ScheduleParams()
 
 

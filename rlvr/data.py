@@ -58,6 +58,12 @@ def normalise(problem: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", problem).casefold().split())
 
 
+def problem_id(problem: str) -> str:
+    """A stable id of a problem (a hash of its normalised text), to pair one model's result on it with
+    another's."""
+    return hashlib.sha256(normalise(problem).encode()).hexdigest()[:16]
+
+
 def dedupe(rows: Iterable[dict]) -> tuple[list[dict], int]:
     """The first row of each normalised problem, and how many later copies were dropped."""
     seen: set[str] = set()
