@@ -76,30 +76,59 @@ def _registry_defaults(root: Path, name: str | None, margin: float | None) -> tu
 @app.command()
 def promote(
     name: str = typer.Option(None, help="Registered model name [default: registry.model_name]"),
-    margin: float = typer.Option(None, help="Accuracy margin to win by [default: registry.promote_margin]"),
+    margin: float = typer.Option(
+        None,
+        help="Accuracy points (as a fraction: 0.02) that the lower bound of the challenger's paired 95% "
+        "interval must exceed [default: registry.promote_margin]",
+    ),
+    force: bool = typer.Option(False, "--force", help="Promote whatever the comparison says (recorded)."),
+    evaluate_champion: bool = typer.Option(
+        False,
+        "--evaluate-champion",
+        help="If the champion was evaluated on other held-out problems, score it on the challenger's first.",
+    ),
     root: Path = ROOT,
 ) -> None:
-    """Move `champion` to the `challenger` if it wins on held-out accuracy by the margin."""
+    """Move `champion` to the `challenger` if it beats the champion on the same held-out problems beyond
+    noise; the decision is printed and recorded as tags on both versions."""
     from rlvr.registry import promote as promote_challenger
 
     try:
         name, margin = _registry_defaults(root, name, margin)
-        console.print(promote_challenger(name, margin).message)
+        evaluate = _champion_evaluator(name) if evaluate_champion else None
+        console.print(
+            promote_challenger(name, margin, force=force, evaluate=evaluate).message, soft_wrap=True
+        )
     except RlvrError as exc:
         _fail(exc)
+
+
+def _champion_evaluator(name: str):
+    """Scores a version on given held-out rows, loading it the way `rlvr ask` does."""
+
+    def evaluate(version: int, rows: list[dict]) -> list[dict]:
+        from rlvr import registered
+        from rlvr.tracking import client
+
+        console.print(f"scoring {name} v{version} on {len(rows)} held-out problems ...")
+        model, _, _ = registered.load(client(must_exist=True), f"models:/{name}/{version}")
+        return registered.score(model, rows)
+
+    return evaluate
 
 
 @app.command()
 def rollback(
     name: str = typer.Option(None, help="Registered model name [default: registry.model_name]"),
+    reason: str = typer.Option("", help="Why, recorded in the `rolled_back` tag of the version left."),
     root: Path = ROOT,
 ) -> None:
-    """Move `champion` back to the version it replaced."""
+    """Move `champion` back to the version it replaced; the version left is not promoted again unasked."""
     from rlvr.registry import rollback as rollback_champion
 
     try:
         name, _ = _registry_defaults(root, name, 0.0)
-        console.print(rollback_champion(name).message)
+        console.print(rollback_champion(name, reason).message, soft_wrap=True)
     except RlvrError as exc:
         _fail(exc)
 
@@ -108,17 +137,28 @@ def rollback(
 def ask(
     question: str = typer.Argument(..., help="A math question."),
     model: str = typer.Option("models:/rlvr-math@champion", help="A registered model URI."),
+    show_reasoning: bool = typer.Option(
+        False, "--show-reasoning", help="Print the whole completion, not only the answer."
+    ),
 ) -> None:
-    """Answer a question with a registered adapter on its base model."""
-    import mlflow.pyfunc
+    """Answer a question with a registered adapter on its base model (MLFLOW_TRACKING_URI names the
+    registry; the version is downloaded and its base model built once, then reused)."""
+    from rlvr import registered
+    from rlvr.parsing import solution_section
+    from rlvr.tracking import client
 
-    from rlvr.registry import tracking_uri
-
-    mlflow.set_tracking_uri(tracking_uri())
     try:
-        answer = mlflow.pyfunc.load_model(model).predict([question])[0]
-    except mlflow.exceptions.MlflowException as exc:
-        _fail(RlvrError(f"cannot load {model} from {tracking_uri()}: {exc.message}"))
+        answerer, _, _ = registered.load(client(must_exist=True), model)
     except RlvrError as exc:
         _fail(exc)
-    typer.echo(answer)
+    completion = answerer.complete([question])[0]
+    answer = solution_section(completion, answerer.markers)
+    if show_reasoning:
+        typer.echo(completion)
+    elif answer is None:
+        typer.echo(completion)
+        typer.echo(
+            f"(no {answerer.markers.solution_start} section in the completion: it is printed whole)", err=True
+        )
+    else:
+        typer.echo(answer)

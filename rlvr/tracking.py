@@ -303,15 +303,22 @@ def stage_run(stage: str, params_file: Path = Path("params.yaml"), root: Path = 
         yield run
 
 
-def tag_output(path: Path) -> None:
-    """Record on the active run which adapter it wrote, so the register stage finds the run that
-    trained the adapter it registers, even when that training was in an earlier pipeline run."""
+def record_outputs(adapter: Path | None = None, evaluation: Path | None = None) -> None:
+    """What a stage wrote, on its active run: the hash of the adapter it trained (so the register stage
+    finds the run that trained the adapter it registers, even in an earlier pipeline run), and the
+    held-out metrics it measured."""
+    import json
+
     import mlflow
 
     from rlvr.lineage import hash_path
 
-    if mlflow.active_run() is not None and path.exists():
-        mlflow.set_tag(OUTPUT, hash_path(path))
+    if mlflow.active_run() is None:
+        return
+    if adapter is not None and Path(adapter).exists():
+        mlflow.set_tag(OUTPUT, hash_path(adapter))
+    if evaluation is not None and Path(evaluation).is_file():
+        mlflow.log_metrics(heldout_metrics(json.loads(Path(evaluation).read_text())))
 
 
 def training_run(mlflow_client, adapter: Path) -> str | None:

@@ -70,4 +70,4 @@ def main(
 
 
 if __name__ == "__main__":
-    stage(main)
+    stage(main, track="evaluate")

@@ -20,6 +20,7 @@ from rlvr.lineage import hash_path
 from rlvr.models import load_tokenizer, load_trainable
 from rlvr.prompts import prompt_ids
 from rlvr.sources import read_jsonl
+from rlvr.tracking import live_metrics
 from rlvr.trainers import build_sft_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, stage
 
@@ -70,6 +71,7 @@ def main(
     trainer = build_sft_trainer(
         model, tokenizer, peft_config, examples, p.sft, dtype, backend, checkpoints / f"sft-{run_id}"
     )
+    trainer.add_callback(live_metrics(trainer))
     summary = train_and_publish(
         trainer,
         checkpoints / f"sft-{run_id}",
@@ -81,4 +83,4 @@ def main(
 
 
 if __name__ == "__main__":
-    stage(main)
+    stage(main, track="sft")

@@ -14,6 +14,7 @@ from rlvr.lineage import hash_path
 from rlvr.models import has_adapter, load_trainable
 from rlvr.rewards import build_rewards
 from rlvr.sources import read_jsonl
+from rlvr.tracking import live_metrics
 from rlvr.trainers import build_grpo_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, stage
 
@@ -77,6 +78,7 @@ def main(
         f"train: {backend} backend, {dtype}, generation with {generation}, "
         f"{t.max_steps} steps of up to {tokens} completion tokens each"
     )
+    trainer.add_callback(live_metrics(trainer, p.tracking.completions_every))
     summary = train_and_publish(
         trainer,
         checkpoints / f"grpo-{run_id}",
@@ -88,4 +90,4 @@ def main(
 
 
 if __name__ == "__main__":
-    stage(main)
+    stage(main, track="grpo")
