@@ -35,7 +35,8 @@ def add_version(client: MlflowClient, correct: list[bool], name: str = "m", set_
     if not client.search_registered_models(f"name='{name}'"):
         client.create_registered_model(name)
     run = client.create_run(tracking.experiment_id(client))
-    version = int(client.create_model_version(name, source=Path.cwd().as_uri(), run_id=run.info.run_id).version)
+    created = client.create_model_version(name, source=Path.cwd().as_uri(), run_id=run.info.run_id)
+    version = int(created.version)
     results = [
         {"id": f"{set_name}{i}", "problem": f"{set_name} {i} + 1", "answer": str(i + 1), "correct": ok}
         for i, ok in enumerate(correct)
@@ -217,7 +218,7 @@ def registry_state(client: MlflowClient, name: str = "m") -> tuple:
     return dict(model.aliases), dict(model.tags), versions
 
 
-@pytest.mark.parametrize("history", ["not json", '{"a": 1}', "[1, \"2\"]", "[true]", "[0]"])
+@pytest.mark.parametrize("history", ["not json", '{"a": 1}', '[1, "2"]', "[true]", "[0]"])
 def test_rollback_with_a_corrupted_history_tag_changes_nothing(client, history):
     add_version(client, BASELINE)
     registry.promote("m", margin=0.0)
@@ -340,7 +341,8 @@ def test_an_unreachable_server_fails_fast_naming_the_uri(silent_server, tmp_path
         result = CliRunner().invoke(app, ["promote", "--name", "m"])
         assert time.monotonic() - started < 15
         assert result.exit_code == 1
-        assert f"cannot reach the MLflow tracking store at http://127.0.0.1:{uri.rsplit(':', 1)[1]}" in result.output
+        port = uri.rsplit(":", 1)[1]
+        assert f"cannot reach the MLflow tracking store at http://127.0.0.1:{port}" in result.output
         assert "pw" not in result.output
 
 
