@@ -21,7 +21,7 @@ ROOT = typer.Option(Path("."), "--root", help="The project root (holds params.ya
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
     raise typer.Exit(1)
 
 
@@ -91,30 +91,17 @@ def promote(
 ) -> None:
     """Move `champion` to the `challenger` if it beats the champion on the same held-out problems beyond
     noise; the decision is printed and recorded as tags on both versions."""
+    from rlvr.registered import scorer
     from rlvr.registry import promote as promote_challenger
 
     try:
         name, margin = _registry_defaults(root, name, margin)
-        evaluate = _champion_evaluator(name) if evaluate_champion else None
+        evaluate = scorer(name) if evaluate_champion else None
         console.print(
             promote_challenger(name, margin, force=force, evaluate=evaluate).message, soft_wrap=True
         )
     except RlvrError as exc:
         _fail(exc)
-
-
-def _champion_evaluator(name: str):
-    """Scores a version on given held-out rows, loading it the way `rlvr ask` does."""
-
-    def evaluate(version: int, rows: list[dict]) -> list[dict]:
-        from rlvr import registered
-        from rlvr.tracking import client
-
-        console.print(f"scoring {name} v{version} on {len(rows)} held-out problems ...")
-        model, _, _ = registered.load(client(must_exist=True), f"models:/{name}/{version}")
-        return registered.score(model, rows)
-
-    return evaluate
 
 
 @app.command()
@@ -144,7 +131,6 @@ def ask(
     """Answer a question with a registered adapter on its base model (MLFLOW_TRACKING_URI names the
     registry; the version is downloaded and its base model built once, then reused)."""
     from rlvr import registered
-    from rlvr.parsing import solution_section
     from rlvr.tracking import client
 
     try:
@@ -152,13 +138,27 @@ def ask(
     except RlvrError as exc:
         _fail(exc)
     completion = answerer.complete([question])[0]
-    answer = solution_section(completion, answerer.markers)
+    shown, note = shown_answer(completion, answerer.markers, show_reasoning)
+    typer.echo(shown)
+    if note:
+        typer.echo(note, err=True)
+
+
+def shown_answer(completion: str, markers, show_reasoning: bool) -> tuple[str, str | None]:
+    """What `ask` prints: the solution section (or, asked or when there is none, the whole completion),
+    and a note for stderr.
+
+    >>> from rlvr.prompts import Markers
+    >>> shown_answer("<start_working_out>2+2<end_working_out><SOLUTION>4</SOLUTION>", Markers(), False)
+    ('4', None)
+    >>> shown_answer("four", Markers(), False)
+    ('four', '(no <SOLUTION> section in the completion: it is printed whole)')
+    """
+    from rlvr.parsing import solution_section
+
+    answer = solution_section(completion, markers)
     if show_reasoning:
-        typer.echo(completion)
-    elif answer is None:
-        typer.echo(completion)
-        typer.echo(
-            f"(no {answerer.markers.solution_start} section in the completion: it is printed whole)", err=True
-        )
-    else:
-        typer.echo(answer)
+        return completion, None
+    if answer is None:
+        return completion, f"(no {markers.solution_start} section in the completion: it is printed whole)"
+    return answer, None

@@ -61,7 +61,10 @@ def profile_values(root: Path, name: str) -> dict:
     try:
         overlay = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ParamsError(f"{path}: not valid YAML{where}: {problem}; fix the file") from None
     if not isinstance(overlay, dict):
         raise ParamsError(f"{path}: a profile is a mapping of params sections, got {type(overlay).__name__}")
     values = merged(defaults, overlay)

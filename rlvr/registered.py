@@ -132,7 +132,7 @@ def read_mlmodel(model_dir: Path) -> tuple[dict[str, str], dict]:
     artifacts = {
         name: str(model_dir / entry["path"]) for name, entry in (pyfunc.get("artifacts") or {}).items()
     }
-    config = pyfunc.get("model_config") or {}
+    config = pyfunc.get("config") or {}
     if ADAPTER not in artifacts or "markers" not in config:
         raise VersionNotFound(
             f"{model_dir} is not an rlvr model version (no adapter or markers in its MLmodel)"
@@ -156,3 +156,16 @@ def score(model: Answerer, rows: Sequence[dict]) -> list[dict]:
     lengths = [len(model.tokenizer(c).input_ids) for c in completions]
     scores = score_completions(completions, [row["answer"] for row in rows], lengths, model.markers)
     return [{"id": row["id"], "correct": s["correct"]} for row, s in zip(rows, scores, strict=True)]
+
+
+def scorer(model_name: str):
+    """An `Evaluator` for `registry.promote`: loads a version of `model_name` the way `rlvr ask` does
+    and scores it on the given held-out rows."""
+    from rlvr.tracking import client
+
+    def evaluate(version: int, rows: list[dict]) -> list[dict]:
+        print(f"scoring {model_name} v{version} on {len(rows)} held-out problems", flush=True)
+        model, _, _ = load(client(must_exist=True), f"models:/{model_name}/{version}")
+        return score(model, rows)
+
+    return evaluate

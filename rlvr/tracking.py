@@ -291,8 +291,11 @@ def stage_child(mlflow_client, parent: str, stage: str) -> tuple[str, bool]:
 def stage_run(stage: str, params_file: Path = Path("params.yaml"), root: Path = Path(".")) -> Iterator:
     """The stage's child run as the active MLflow run, with system metrics, for the stage's whole body;
     it ends FINISHED, or FAILED when the body raises."""
+    import logging
+
     import mlflow
 
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)  # start/stop lines, GPU absent
     mlflow_client = client()
     parent = pipeline_run(mlflow_client, root, params_file)
     run_id, resumed = stage_child(mlflow_client, parent, stage)
