@@ -392,27 +392,3 @@ def _last_message(prompt: object) -> str:
     if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
         return str(prompt[-1].get("content", ""))
     return str(prompt)
-
-
-def describe_run(mlflow_client, run_id: str) -> dict:
-    """A run's name, status and child runs (stage: id), for reports."""
-    run = mlflow_client.get_run(run_id)
-    children = mlflow_client.search_runs(
-        [run.info.experiment_id], filter_string=f"tags.`{PARENT}` = '{run_id}'"
-    )
-    return {
-        "run_id": run_id,
-        "name": run.info.run_name,
-        "status": run.info.status,
-        "experiment_id": run.info.experiment_id,
-        "stages": {child.data.tags.get(STAGE, child.info.run_name): child.info.run_id for child in children},
-    }
-
-
-def flow_run_pipeline_runs(mlflow_client, flow_run_id: str) -> list[str]:
-    """The parent runs that a Prefect flow run's stages logged into."""
-    found = mlflow_client.search_runs(
-        [experiment_id(mlflow_client)],
-        filter_string=f"tags.`{ROLE}` = 'pipeline' and tags.`{FLOW_RUN_ID}` = '{flow_run_id}'",
-    )
-    return [run.info.run_id for run in found]
