@@ -10,7 +10,6 @@ from prefect.artifacts import create_markdown_artifact
 
 from rlvr import registry
 from rlvr.config import load_params
-from rlvr.registered import scorer
 
 
 def _name(root: str, model_name: str | None) -> str:
@@ -37,6 +36,8 @@ def promote(
     95% interval beats the champion by more than `margin` (defaults: params.yaml's registry section).
     `force` promotes regardless (recorded); `evaluate_champion` scores the champion on the challenger's
     held-out problems first when the two were evaluated on different sets."""
+    from rlvr.registered import scorer
+
     name = _name(root, model_name)
     params = load_params(Path(root) / "params.yaml").registry
     change = registry.promote(
