@@ -284,6 +284,10 @@ def test_served_deployment_schedule_is_the_one_in_params(prefect_server, reprodu
     schedule = load_params(project / "params.yaml").schedule
     served = deployments(project)
     assert [d.name for d in served] == ["scheduled", "on-demand", "on-demand"]
+    assert "lower bound of the accuracy delta's 95% interval exceeds registry.promote_margin" in (
+        served[1].description
+    )
+    assert "tagged `rolled_back`" in served[2].description
 
     async def apply_and_read():
         await served[0].apply()
