@@ -260,10 +260,17 @@ def pipeline_run(mlflow_client, root: Path = Path("."), params_file: Path = Path
             mlflow_client.set_tag(current, key, value)
         return current
     values = yaml.safe_load(params_file.read_text())
+    profile = closest_profile(root, values)
+    note = (
+        f"rlvr pipeline run in {tags['rlvr.checkout_path']}: profile {profile}, params "
+        f"{tags['params_hash'][:8]}, data {tags['data_md5'][:8]}, git {tags['git_commit'][:8]}. Each stage "
+        "(sft, grpo, evaluate) logs live into its child run; the register stage logs the held-out evaluation "
+        "and registers the model from this run."
+    )
     run = mlflow_client.create_run(
         experiment,
-        run_name=run_name(datetime.now(), closest_profile(root, values), tags["params_hash"]),
-        tags={ROLE: "pipeline", **tags, **_flow_tags()},
+        run_name=run_name(datetime.now(), profile, tags["params_hash"]),
+        tags={ROLE: "pipeline", **tags, **_flow_tags(), "mlflow.note.content": note},
     )
     params = [Param(key, value[:6000]) for key, value in flatten(values).items()]
     mlflow_client.log_batch(run.info.run_id, params=params)

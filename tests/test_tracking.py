@@ -39,6 +39,7 @@ def test_one_parent_run_with_a_child_per_stage_tracked_live(reproduced):
     assert record["run_name"] == parent.info.run_name
     assert parent.data.params["train.max_steps"] == "2" and parent.data.params["model.name"] == "tiny-model"
     assert parent.data.tags["data_md5"] != "none" and len(parent.data.tags[INPUTS]) == 16
+    assert parent.data.tags["mlflow.note.content"].startswith("rlvr pipeline run in ")
 
     stages = children(client, parent.info.run_id)
     assert set(stages) == {"sft", "grpo", "evaluate"}
