@@ -3,7 +3,10 @@
 DVC stays the one way a stage runs, so its cache is the only cache: a stage that is up to date is skipped
 by DVC and its task ends in a `Skipped` state. Stages run one at a time (DVC locks the repository), in
 the order of DVC's graph; the first failure fails the flow with the stage's own error text, and later
-stages do not run.
+stages do not run. The stages tag the MLflow run they log into with this flow run's id and URL.
+
+A profile and overrides given to the flow are written into params.yaml for the run; unless
+`persist_overrides`, the file is restored when the run ends, and the report says which applied.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from prefect.tasks import exponential_backoff
 from flows.reports import publish_report
 from rlvr.config import load_params
 from rlvr.pipeline import stage_order
-from rlvr.profiles import apply_overrides, use_profile
+from rlvr.profiles import params_for_run
 from rlvr.runlock import pipeline_lock
+from rlvr.tracking import FLOW_RUN_ID_ENV, FLOW_RUN_URL_ENV
 
 NETWORK_STAGES = ("fetch", "model")  # they may download from the Hugging Face hub
 SKIPPED_MARK = "didn't change, skipping"
@@ -33,14 +37,32 @@ class StageFailed(RuntimeError):
     """A DVC stage exited non-zero; the message ends with the stage's own last lines of output."""
 
 
+def flow_run_url() -> str | None:
+    """This flow run's page in the Prefect UI (its address derived from the API's where no UI URL is
+    configured, as on a local server)."""
+    from prefect.runtime import flow_run
+    from prefect.settings import PREFECT_API_URL
+    from prefect.utilities.urls import url_for
+
+    if flow_run.id is None:
+        return None
+    api = PREFECT_API_URL.value()
+    return url_for("flow-run", obj_id=flow_run.id, default_base_url=api.removesuffix("/api") if api else None)
+
+
 def stage_env() -> dict[str, str]:
     """The stage's environment: this interpreter's bin first (so `python` and `dvc` are this venv's),
-    and progress bars that refresh every few seconds, since every line lands in the Prefect logs."""
+    progress bars that refresh every few seconds, since every line lands in the Prefect logs, and this
+    flow run's id and URL for the MLflow run."""
+    from prefect.runtime import flow_run
+
     bin_dir = str(Path(sys.executable).parent)
+    flow_tags = {FLOW_RUN_ID_ENV: flow_run.id, FLOW_RUN_URL_ENV: flow_run_url()}
     return {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "TQDM_MININTERVAL": "5",
+        **{key: value for key, value in flow_tags.items() if value},
     }
 
 
@@ -72,16 +94,20 @@ def run_stage(root: str, stage: str):
 
 
 @flow(name="rlvr-pipeline", log_prints=True)
-def pipeline(root: str = ".", profile: str | None = None, overrides: Sequence[str] = ()) -> dict[str, str]:
-    """Run every DVC stage in order; `profile` and `overrides` (`train.max_steps=3`) are first written
-    into params.yaml, which with dvc.lock stays the record of what ran."""
+def pipeline(
+    root: str = ".",
+    profile: str | None = None,
+    overrides: Sequence[str] = (),
+    persist_overrides: bool = False,
+) -> dict[str, str]:
+    """Run every DVC stage in order. `profile` and `overrides` (`train.max_steps=3`) are written into
+    params.yaml first (values only, the rest of the file untouched); with `persist_overrides` they stay
+    there for later runs, else params.yaml is restored when this run ends. MLflow and dvc.lock record
+    what ran."""
     logger = get_run_logger()
     project = Path(root).resolve()
-    with pipeline_lock(project):
-        if profile:
-            use_profile(project, profile)
-        if overrides:
-            apply_overrides(project, overrides)
+    with pipeline_lock(project), params_for_run(project, profile, overrides, persist_overrides) as change:
+        logger.info(change.describe())
         schedule = load_params(project / "params.yaml").schedule
         outcome: dict[str, str] = {}
         for stage in stage_order(project):
@@ -92,5 +118,5 @@ def pipeline(root: str = ".", profile: str | None = None, overrides: Sequence[st
             )
             outcome[stage] = runner(str(project), stage).result()  # the task returns its final state
             logger.info(f"stage {stage}: {outcome[stage]}")
-        publish_report(project)
+        publish_report(project, outcome, change)
     return outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -15,21 +16,46 @@ def _name(root: str, model_name: str | None) -> str:
     return model_name or load_params(Path(root) / "params.yaml").registry.model_name
 
 
+def _decision_markdown(change: registry.AliasChange) -> str:
+    lines = [change.message]
+    if change.decision:
+        lines += ["", "| recorded | value |", "|---|---|"]
+        lines += [f"| {key} | {json.dumps(value)} |" for key, value in change.decision.items()]
+    return "\n".join(lines)
+
+
 @flow(name="rlvr-promote")
-def promote(root: str = ".", model_name: str | None = None, margin: float | None = None) -> str:
-    """Move `champion` to `challenger` if it wins on held-out accuracy by `margin`
-    (defaults: params.yaml's registry.model_name and registry.promote_margin)."""
+def promote(
+    root: str = ".",
+    model_name: str | None = None,
+    margin: float | None = None,
+    force: bool = False,
+    evaluate_champion: bool = False,
+) -> str:
+    """Move `champion` to `challenger` if, on the same held-out problems, the lower bound of its paired
+    95% interval beats the champion by more than `margin` (defaults: params.yaml's registry section).
+    `force` promotes regardless (recorded); `evaluate_champion` scores the champion on the challenger's
+    held-out problems first when the two were evaluated on different sets."""
+    from rlvr.registered import scorer
+
+    name = _name(root, model_name)
     params = load_params(Path(root) / "params.yaml").registry
-    change = registry.promote(_name(root, model_name), params.promote_margin if margin is None else margin)
+    change = registry.promote(
+        name,
+        params.promote_margin if margin is None else margin,
+        force=force,
+        evaluate=scorer(name) if evaluate_champion else None,
+    )
     get_run_logger().info(change.message)
-    create_markdown_artifact(key="rlvr-promotion", markdown=change.message, description="promote")
+    create_markdown_artifact(key="rlvr-promotion", markdown=_decision_markdown(change), description="promote")
     return change.message
 
 
 @flow(name="rlvr-rollback")
-def rollback(root: str = ".", model_name: str | None = None) -> str:
-    """Move `champion` back to the version it replaced."""
-    change = registry.rollback(_name(root, model_name))
+def rollback(root: str = ".", model_name: str | None = None, reason: str = "") -> str:
+    """Move `champion` back to the version it replaced; the version left is tagged `rolled_back` and is
+    not promoted again unless forced."""
+    change = registry.rollback(_name(root, model_name), reason)
     get_run_logger().info(change.message)
     create_markdown_artifact(key="rlvr-promotion", markdown=change.message, description="rollback")
     return change.message

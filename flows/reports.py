@@ -1,4 +1,5 @@
-"""Prefect artifacts of a pipeline run: the before/after report and the metrics table."""
+"""Prefect artifacts of a pipeline run: the before/after report, the metrics table, and the held-out
+problems side by side."""
 
 from __future__ import annotations
 
@@ -8,23 +9,52 @@ from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from rlvr.evaluation import markdown_report, models_of
+from rlvr.evaluation import markdown_report
 from rlvr.pipeline import paths
+from rlvr.predictions import changed_rows_markdown, models_and_pairs, side_by_side
+from rlvr.profiles import ParamsChange
+from rlvr.sources import read_jsonl
 
 MLFLOW_UI = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
 
 
-def publish_report(root: Path) -> None:
-    files = paths(root)
-    metrics = json.loads(files["metrics"].read_text())
-    registered = json.loads(files["registry"].read_text()) if files["registry"].is_file() else None
-    create_markdown_artifact(
-        key="rlvr-report",
-        markdown=markdown_report(metrics, registered, MLFLOW_UI),
-        description="Before/after",
+def run_note(outcome: dict[str, str], registered: dict | None) -> str:
+    """What this run did: retrained (and which stages ran), or nothing, with the run it shows."""
+    ran = [stage for stage, result in outcome.items() if result == "ran"]
+    if ran:
+        return f"Stages run: {', '.join(ran)}; the others were up to date."
+    if registered is None:
+        return "No retraining: every stage was up to date."
+    run = registered.get("run_name") or registered["run_id"]
+    link = f"{MLFLOW_UI}/#/experiments/{registered['experiment_id']}/runs/{registered['run_id']}"
+    return (
+        f"No retraining: every stage was up to date; showing run [{run}]({link}), "
+        f"{registered['model_name']} v{registered['version']}."
     )
+
+
+def publish_report(root: Path, outcome: dict[str, str], change: ParamsChange) -> None:
+    files = paths(root)
+    evaluation = json.loads(files["metrics"].read_text())
+    registered = json.loads(files["registry"].read_text()) if files["registry"].is_file() else None
+    models, pairs = models_and_pairs(evaluation)
+    rows = side_by_side(read_jsonl(files["predictions"]), models, pairs)
+    arms = json.loads(files["arms_report"].read_text()) if files["arms_report"].is_file() else {}
+    notes = [*arms.get("conclusions", []), *(f"**Warning:** {w}" for w in arms.get("warnings", []))]
+    sections = [
+        markdown_report(evaluation, registered, MLFLOW_UI, notes),
+        f"\n{run_note(outcome, registered)}\n\n{change.describe()}",
+        "\n## Answers that changed\n",
+        changed_rows_markdown(rows, pairs),
+    ]
+    create_markdown_artifact(key="rlvr-report", markdown="\n".join(sections), description="Before/after")
     create_table_artifact(
         key="rlvr-metrics",
-        table=[{"model": name, **values} for name, values in models_of(metrics).items()],
+        table=[{"model": name, **evaluation[name]} for name in models],
         description="Held-out metrics per model",
+    )
+    create_table_artifact(
+        key="rlvr-side-by-side",
+        table=rows,
+        description="Each held-out problem: every model's completion and correctness, what changed",
     )

@@ -20,6 +20,7 @@ from prefect.schedules import Cron
 from flows import registry
 from flows.pipeline import pipeline
 from rlvr.config import load_params
+from rlvr.tracking import public_uri, tracking_uri
 
 
 def deployments(root: Path) -> list:
@@ -32,8 +33,24 @@ def deployments(root: Path) -> list:
             parameters=parameters,
             description="fetch, prepare, train, evaluate, register (DVC skips what is up to date)",
         ),
-        registry.promote.to_deployment(name="on-demand", parameters=parameters),
-        registry.rollback.to_deployment(name="on-demand", parameters=parameters),
+        registry.promote.to_deployment(
+            name="on-demand",
+            parameters=parameters,
+            description=(
+                "champion := challenger when, paired on the same held-out problems, the lower bound of the "
+                "accuracy delta's 95% interval exceeds registry.promote_margin; the decision is tagged on "
+                "both versions. `force` promotes regardless (recorded); `evaluate_champion` scores the "
+                "champion on the challenger's problems when their held-out sets differ."
+            ),
+        ),
+        registry.rollback.to_deployment(
+            name="on-demand",
+            parameters=parameters,
+            description=(
+                "champion := the version it replaced; the version left is tagged `rolled_back` (with "
+                "`reason`) and is not promoted again unless forced."
+            ),
+        ),
     ]
 
 
@@ -69,7 +86,8 @@ def main(
     try:
         wait_healthy(api, server)
         print(
-            f"Prefect UI: http://{host}:{port}  (MLflow UI: `mlflow ui --backend-store-uri sqlite:///mlflow.db`)"
+            f"Prefect UI: http://{host}:{port}  (MLflow UI: `mlflow ui --backend-store-uri "
+            f"{public_uri(tracking_uri())}`)"
         )
         with temporary_settings({PREFECT_API_URL: api}):
             serve(*deployments(root))

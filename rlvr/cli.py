@@ -21,7 +21,7 @@ ROOT = typer.Option(Path("."), "--root", help="The project root (holds params.ya
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
     raise typer.Exit(1)
 
 
@@ -88,15 +88,30 @@ def _registry_defaults(root: Path, name: str | None, margin: float | None) -> tu
 @app.command()
 def promote(
     name: str = typer.Option(None, help="Registered model name [default: registry.model_name]"),
-    margin: float = typer.Option(None, help="Accuracy margin to win by [default: registry.promote_margin]"),
+    margin: float = typer.Option(
+        None,
+        help="Accuracy points (as a fraction: 0.02) that the lower bound of the challenger's paired 95% "
+        "interval must exceed [default: registry.promote_margin]",
+    ),
+    force: bool = typer.Option(False, "--force", help="Promote whatever the comparison says (recorded)."),
+    evaluate_champion: bool = typer.Option(
+        False,
+        "--evaluate-champion",
+        help="If the champion was evaluated on other held-out problems, score it on the challenger's first.",
+    ),
     root: Path = ROOT,
 ) -> None:
-    """Move `champion` to the `challenger` if it wins on held-out accuracy by the margin."""
+    """Move `champion` to the `challenger` if it beats the champion on the same held-out problems beyond
+    noise; the decision is printed and recorded as tags on both versions."""
+    from rlvr.registered import scorer
     from rlvr.registry import promote as promote_challenger
 
     try:
         name, margin = _registry_defaults(root, name, margin)
-        console.print(promote_challenger(name, margin).message)
+        evaluate = scorer(name) if evaluate_champion else None
+        console.print(
+            promote_challenger(name, margin, force=force, evaluate=evaluate).message, soft_wrap=True
+        )
     except RlvrError as exc:
         _fail(exc)
 
@@ -104,14 +119,15 @@ def promote(
 @app.command()
 def rollback(
     name: str = typer.Option(None, help="Registered model name [default: registry.model_name]"),
+    reason: str = typer.Option("", help="Why, recorded in the `rolled_back` tag of the version left."),
     root: Path = ROOT,
 ) -> None:
-    """Move `champion` back to the version it replaced."""
+    """Move `champion` back to the version it replaced; the version left is not promoted again unasked."""
     from rlvr.registry import rollback as rollback_champion
 
     try:
         name, _ = _registry_defaults(root, name, 0.0)
-        console.print(rollback_champion(name).message)
+        console.print(rollback_champion(name, reason).message, soft_wrap=True)
     except RlvrError as exc:
         _fail(exc)
 
@@ -120,17 +136,41 @@ def rollback(
 def ask(
     question: str = typer.Argument(..., help="A math question."),
     model: str = typer.Option("models:/rlvr-math@champion", help="A registered model URI."),
+    show_reasoning: bool = typer.Option(
+        False, "--show-reasoning", help="Print the whole completion, not only the answer."
+    ),
 ) -> None:
-    """Answer a question with a registered adapter on its base model."""
-    import mlflow.pyfunc
+    """Answer a question with a registered adapter on its base model (MLFLOW_TRACKING_URI names the
+    registry; the version is downloaded and its base model built once, then reused)."""
+    from rlvr import registered
+    from rlvr.tracking import client
 
-    from rlvr.registry import tracking_uri
-
-    mlflow.set_tracking_uri(tracking_uri())
     try:
-        answer = mlflow.pyfunc.load_model(model).predict([question])[0]
-    except mlflow.exceptions.MlflowException as exc:
-        _fail(RlvrError(f"cannot load {model} from {tracking_uri()}: {exc.message}"))
+        answerer, _, _ = registered.load(client(must_exist=True), model)
     except RlvrError as exc:
         _fail(exc)
-    typer.echo(answer)
+    completion = answerer.complete([question])[0]
+    shown, note = shown_answer(completion, answerer.markers, show_reasoning)
+    typer.echo(shown)
+    if note:
+        typer.echo(note, err=True)
+
+
+def shown_answer(completion: str, markers, show_reasoning: bool) -> tuple[str, str | None]:
+    """What `ask` prints: the solution section (or, asked or when there is none, the whole completion),
+    and a note for stderr.
+
+    >>> from rlvr.prompts import Markers
+    >>> shown_answer("<start_working_out>2+2<end_working_out><SOLUTION>4</SOLUTION>", Markers(), False)
+    ('4', None)
+    >>> shown_answer("four", Markers(), False)
+    ('four', '(no <SOLUTION> section in the completion: it is printed whole)')
+    """
+    from rlvr.parsing import solution_section
+
+    answer = solution_section(completion, markers)
+    if show_reasoning:
+        return completion, None
+    if answer is None:
+        return completion, f"(no {markers.solution_start} section in the completion: it is printed whole)"
+    return answer, None

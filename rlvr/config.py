@@ -188,13 +188,19 @@ class DistributedParams(Section):
     config_file: str | None = None  # an `accelerate config` file, e.g. for DeepSpeed ZeRO-2/3
 
 
+class TrackingParams(Section):
+    """Live MLflow tracking of the training stages (rlvr.tracking)."""
+
+    completions_every: int = Field(default=5, ge=0)  # GRPO sample completions table every N steps; 0: never
+
+
 class ScheduleParams(Section):
     """The Prefect deployment of the pipeline flow, and the retries of the stages that use the network."""
 
     cron: str = "0 3 * * *"
     timezone: str = "UTC"
     network_retries: int = Field(default=3, ge=0)
-    retry_delay_s: float = Field(default=10.0, ge=0)  # doubled at each retry
+    retry_delay_s: float = Field(default=10, ge=0)  # doubled at each retry; `10` as params.yaml writes it
 
     @field_validator("cron")
     @classmethod
@@ -224,6 +230,7 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     registry: RegistryParams = RegistryParams()
     distributed: DistributedParams = DistributedParams()
+    tracking: TrackingParams = TrackingParams()
     schedule: ScheduleParams = ScheduleParams()
 
 

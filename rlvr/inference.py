@@ -1,7 +1,8 @@
 """Answering questions with a trained adapter on its base model, outside the pipeline.
 
-Both `rlvr ask` (through the registered MLflow model) and anyone serving the adapter load it here; this
-module needs no MLflow, so the same code answers on a GPU host that has only the training stack.
+`rlvr ask`, the promotion gate and the registered pyfunc model (`rlvr.registered`, `rlvr.serving`) load
+adapters here; this module needs no MLflow, so the same code answers on a GPU host that has only the
+training stack.
 """
 
 from __future__ import annotations

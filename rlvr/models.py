@@ -139,6 +139,10 @@ def load_tokenizer(path: str | Path):
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and type(backend.model).__name__ == "BPE":
+        # transformers skips this clean-up for BPE tokenizers anyway, with a warning at every decode
+        tokenizer.clean_up_tokenization_spaces = False
     return tokenizer
 
 

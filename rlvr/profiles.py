@@ -2,23 +2,31 @@
 
 The embedded default is the typed defaults of `rlvr.config.Params`, which the committed `params.yaml`
 spells out. A profile (`profiles/<name>.yaml`) lists only what differs from it, so `use_profile` sets
-every key, whatever profile was active before. Overrides (`train.max_steps=3`) go through DVC's own
-`--set-param` code, as `dvc exp run -S` applies them. Both keep the comments of `params.yaml`, and
-both validate the result before the file changes: a bad profile or override leaves it as it was.
+every key, whatever profile was active before. Overrides (`train.max_steps=3`) are read with DVC's own
+`--set-param` code, as `dvc exp run -S` reads them. Both rewrite only the values that change
+(`rlvr.yamledit`): comments, inline lists, `null` and quotes stay as written, and going back to a profile
+gives back its file byte for byte. Both validate the result before the file changes: a bad profile or
+override leaves it as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from rlvr.config import Params, ParamsError, load_params, parse_params
 from rlvr.errors import RlvrError
+from rlvr.yamledit import same, set_values
 
 DEFAULT = "default"
 PROFILES_DIR = "profiles"
+PARAMS_FILE = "params.yaml"
 
 
 def available(root: Path) -> list[str]:
@@ -40,53 +48,179 @@ def merged(base: dict, overlay: dict) -> dict:
 
 
 def profile_values(root: Path, name: str) -> dict:
-    """Every params value of profile `name`: the defaults with the profile's differences on top."""
-    defaults = Params().model_dump(mode="json")
+    """Every params value of profile `name`: the defaults with the profile's differences on top.
+
+    Only the names `available` lists are profiles, so a name cannot reach outside `profiles/`."""
+    defaults = Params().model_dump()  # python mode keeps `0` an int, as params.yaml writes it
     if name == DEFAULT:
         return defaults
+    names = available(root)
+    if name not in names:
+        raise ParamsError(f"no profile '{name}'; available: {', '.join(names)}")
     path = root / PROFILES_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ParamsError(f"no profile '{name}'; available: {', '.join(available(root))}")
-    values = merged(defaults, yaml.safe_load(path.read_text()) or {})
+    try:
+        overlay = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ParamsError(f"{path}: not valid YAML{where}: {problem}; fix the file") from None
+    if not isinstance(overlay, dict):
+        raise ParamsError(f"{path}: a profile is a mapping of params sections, got {type(overlay).__name__}")
+    values = merged(defaults, overlay)
     parse_params(values, str(path))
     return values
+
+
+def differences(before: dict, after: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """The leaves that differ, as (dotted key, before, after); a missing side is None.
+
+    >>> differences({"train": {"max_steps": 10, "seed": 0}}, {"train": {"max_steps": 3, "seed": 0}})
+    [('train.max_steps', 10, 3)]
+    """
+    out: list[tuple[str, object, object]] = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        a, b = before.get(key), after.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif not same(a, b):
+            out.append((f"{prefix}{key}", a, b))
+    return out
+
+
+def closest_profile(root: Path, values: dict) -> str:
+    """The profile these params are, or the nearest one and how many values differ from it (`tiny+2`)."""
+    scored = []
+    for name in available(root):
+        try:
+            scored.append((len(differences(profile_values(root, name), values)), name))
+        except ParamsError:
+            continue
+    count, name = min(scored, key=lambda s: s[0])
+    return name if count == 0 else f"{name}+{count}"
 
 
 def checked(path: Path) -> Params:
     """The params at `path`, validated, reward names included (those are checked where the rewards are
     built, so that reading params never imports the verifier)."""
-    from rlvr.rewards import build_rewards
-
     params = load_params(path)
-    build_rewards(params.train.rewards, params.format)
+    _check_rewards(params)
     return params
 
 
-def use_profile(root: Path, name: str, params_file: str = "params.yaml") -> Params:
-    """Write profile `name` into `params.yaml`, keeping its comments."""
-    from dvc.utils.collections import merge_dicts, remove_missing_keys
-    from dvc.utils.serialize import modify_yaml
+def _check_rewards(params: Params) -> None:
+    from rlvr.rewards import build_rewards
 
-    values = profile_values(root, name)
-    with modify_yaml(root / params_file) as data:
-        merge_dicts(data, values)
-        remove_missing_keys(data, values)
-    return checked(root / params_file)
+    build_rewards(params.train.rewards, params.format)
 
 
-def apply_overrides(root: Path, overrides: Sequence[str], params_file: str = "params.yaml") -> Params:
-    """Apply `key.path=value` overrides with DVC's `--set-param` code; an invalid result is undone."""
+def _write(path: Path, data: bytes) -> None:
+    """Replace the file at once (a crash leaves the old or the new file, never half of one)."""
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        tmp.write(data)
+    os.replace(tmp.name, path)
+
+
+def _write_values(path: Path, values: dict, what: str) -> Params:
+    """Write `values` into the params file in place, after validating the result."""
+    text = path.read_text()
+    try:
+        new = set_values(text, values)
+        params = parse_params(yaml.safe_load(new), path.name)
+        _check_rewards(params)
+    except (ValueError, yaml.YAMLError, RlvrError) as exc:
+        raise ParamsError(f"{what} rejected, {path.name} unchanged: {exc}") from None
+    _write(path, new.encode())
+    return params
+
+
+def use_profile(root: Path, name: str, params_file: str = PARAMS_FILE) -> Params:
+    """Write profile `name` into `params.yaml`, changing only the values that differ."""
+    return _write_values(root / params_file, profile_values(root, name), f"profile '{name}'")
+
+
+def override_values(path: Path, overrides: Sequence[str]) -> dict:
+    """The params values after `overrides`, read the way `dvc exp run -S` reads them (Hydra's grammar:
+    `key=value`, `+key=value` adds, `~key` removes); the file itself is not touched."""
     from dvc.exceptions import InvalidArgumentError
     from dvc.utils.hydra import apply_overrides as dvc_apply_overrides
 
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / path.name
+        scratch.write_text(path.read_text())
+        try:
+            dvc_apply_overrides(scratch, list(overrides))
+        except InvalidArgumentError as exc:
+            cause = f": {exc.__cause__}" if exc.__cause__ else ""
+            raise ParamsError(
+                f"overrides {list(overrides)} rejected, {path.name} unchanged: {exc}{cause}"
+            ) from None
+        return yaml.safe_load(scratch.read_text())
+
+
+def apply_overrides(root: Path, overrides: Sequence[str], params_file: str = PARAMS_FILE) -> Params:
+    """Apply `key.path=value` overrides to `params.yaml` in place; an invalid result changes nothing."""
     path = root / params_file
-    before = path.read_text()
+    return _write_values(path, override_values(path, overrides), f"overrides {list(overrides)}")
+
+
+@dataclass(frozen=True)
+class ParamsChange:
+    """What a pipeline run wrote into params.yaml before it started, and whether it stays there."""
+
+    profile: str | None
+    overrides: tuple[str, ...]
+    changed: tuple[tuple[str, object, object], ...]
+    persist: bool
+
+    def describe(self) -> str:
+        """One paragraph for the run's report.
+
+        >>> change = ParamsChange(None, ("train.max_steps=3",), (("train.max_steps", 10, 3),), False)
+        >>> change.describe().split(", for this run only: ")
+        ['Overrides `train.max_steps=3` (train.max_steps: 10 -> 3)', 'params.yaml was restored afterwards.']
+        """
+        if not self.profile and not self.overrides:
+            return "No profile or overrides: the run used params.yaml as committed."
+        what = " and ".join(
+            part
+            for part in (
+                f"profile `{self.profile}`" if self.profile else "",
+                f"overrides {', '.join(f'`{o}`' for o in self.overrides)}" if self.overrides else "",
+            )
+            if part
+        )
+        diff = "; ".join(f"{key}: {a} -> {b}" for key, a, b in self.changed) or "no value changed"
+        kept = (
+            "kept in params.yaml: later runs, the scheduled ones included, use them too."
+            if self.persist
+            else "for this run only: params.yaml was restored afterwards."
+        )
+        return f"{what[0].upper()}{what[1:]} ({diff}), {kept}"
+
+
+@contextmanager
+def params_for_run(
+    root: Path, profile: str | None, overrides: Sequence[str], persist: bool, params_file: str = PARAMS_FILE
+) -> Iterator[ParamsChange]:
+    """Write a profile and overrides into params.yaml for one pipeline run. Unless `persist`, the file's
+    exact bytes come back when the run ends (failed or not), so a one-off override never carries over
+    to the next scheduled run unnoticed."""
+    path = root / params_file
+    original = path.read_bytes()
+    before = yaml.safe_load(original)
     try:
-        dvc_apply_overrides(path, list(overrides))
-        return checked(path)
-    except (InvalidArgumentError, RlvrError) as exc:
-        path.write_text(before)
-        cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise ParamsError(
-            f"overrides {list(overrides)} rejected, params.yaml unchanged: {exc}{cause}"
-        ) from None
+        if profile:
+            use_profile(root, profile, params_file)
+        if overrides:
+            apply_overrides(root, overrides, params_file)
+        change = ParamsChange(
+            profile,
+            tuple(overrides),
+            tuple(differences(before, yaml.safe_load(path.read_text()))),
+            persist,
+        )
+        yield change
+    finally:
+        if not persist and path.read_bytes() != original:
+            _write(path, original)

@@ -1,59 +1,46 @@
-"""The MLflow side: one run per pipeline run, the adapter as a registered model version, and aliases.
+"""The MLflow registry: each trained adapter as a registered version, and the aliases that serve one.
 
 Aliases carry the promotion state: `challenger` is the newest registered version, `champion` the one in
-use. `promote` moves `champion` to the challenger only when it wins on held-out accuracy by the margin;
-the champions it replaced are kept, newest last, in the registered model's `champion_history` tag, which
-`rollback` pops. The tracking URI comes from MLFLOW_TRACKING_URI, else a local SQLite file, so the
-registry works with no server.
+use. Each version stores its per-problem held-out results (an artifact of its run, named by a fingerprint
+of its held-out set) so that `promote` compares challenger and champion on the same problems, paired by
+problem id, and moves `champion` only when the lower bound of the accuracy delta's 95% interval exceeds
+the margin. The decision is a tag on both versions. The champions it replaced are kept, newest last, in
+the registered model's `champion_history` tag, which `rollback` pops; a version rolled back is tagged
+`rolled_back` and is not promoted again unless forced.
 """
 
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rlvr.errors import RlvrError
+from rlvr.predictions import model_results, set_fingerprint, side_by_side
+from rlvr.tracking import client, heldout_metrics
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-EXPERIMENT = "rlvr"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 ACCURACY_TAG = "heldout_accuracy"
+HELDOUT_SET_TAG = "heldout_set"  # fingerprint of the problems the version was evaluated on
+ROLLED_BACK_TAG = "rolled_back"
+DECISION_PREFIX = "promotion"  # tags promotion/v<challenger>-vs-v<champion> on both versions
+MODEL_DESCRIPTION = (
+    "LoRA adapters trained by rlvr (GRPO with verifiable math rewards), one version per pipeline run. "
+    "`champion` is the version in use (rlvr ask, mlflow models serve models:/{name}@champion); "
+    "`challenger` is the newest. `rlvr promote` moves champion to the challenger when it is better on the "
+    "same held-out problems beyond noise; `rlvr rollback` moves it back."
+)
+
+# (champion version, the challenger's held-out rows) -> the champion's {"id", "correct"} on those rows
+Evaluator = Callable[[int, list[dict]], list[dict]]
 
 
 class RegistryError(RlvrError):
     """A registry operation that cannot be done (no such model, no challenger, nothing to roll back to)."""
-
-
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
-
-
-def client():
-    import mlflow
-    from mlflow import MlflowClient
-
-    mlflow.set_tracking_uri(tracking_uri())
-    return MlflowClient()
-
-
-def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
-    """Nested params as MLflow params: dotted keys, values as strings.
-
-    >>> flatten({"train": {"lr": 0.1, "rewards": {"accuracy": 1.0}}})
-    {'train.lr': '0.1', 'train.rewards.accuracy': '1.0'}
-    """
-    flat: dict[str, str] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = str(value)
-    return flat
 
 
 @dataclass(frozen=True)
@@ -69,59 +56,134 @@ class Registered:
         return f"models:/{self.model_name}/{self.version}"
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def requirements() -> list[str]:
+    """What a fresh environment installs to load a version: the versions that trained it (without a
+    local build tag such as `+cpu`, which no package index serves). rlvr itself travels in the
+    version's code."""
+    from importlib.metadata import version
+
+    names = ["torch", "transformers", "peft", "accelerate", "safetensors", "tqdm", "pyyaml", "pydantic"]
+    names += ["gguf", "math-verify", "mlflow"]
+    return [f"{name}=={version(name).split('+')[0]}" for name in names]
+
+
 def log_and_register(
     *,
     model_name: str,
-    params: dict,
-    metrics: dict[str, dict[str, float]],
-    step_logs: dict[str, list[dict]],
+    run_id: str | None,
+    evaluation: dict,
     predictions: list[dict],
-    plots: list[Path],
+    plots: Sequence[Path],
     adapter: Path,
+    base_files: dict[str, Path],
     model_config: dict,
-    lineage: dict[str, str],
+    tags: dict[str, str],
+    description: str,
+    registered_model: str = "grpo",
 ) -> Registered:
-    """Log a pipeline run (params, per-step and held-out metrics, predictions, plots) and register its
-    adapter as a new version of `model_name` with alias `challenger` (and `champion` if there is none)."""
+    """Log the held-out evaluation (metrics, predictions, the models side by side, plots) into run
+    `run_id` (a new run if None), log the adapter there as a pyfunc model, and register it as a new
+    version of `model_name` with alias `challenger` (and `champion` if there is none). The version keeps
+    the per-problem results of `registered_model` for the promotion gate."""
     import mlflow
     import pandas as pd
 
-    from rlvr.evaluation import models_of
-    from rlvr.serving import AdapterModel, requirements
+    from rlvr.predictions import models_and_pairs
 
     mlflow_client = client()
-    mlflow.set_experiment(EXPERIMENT)
-    with mlflow.start_run(run_name=f"pipeline-{lineage['params_hash'][:8]}") as run:
-        mlflow.set_tags(lineage)
-        mlflow.log_params(flatten(params))
-        for stage, rows in step_logs.items():
-            for row in rows:
-                step = int(row["step"])
-                mlflow.log_metrics(
-                    {f"{stage}/{k.replace(':', '_')}": v for k, v in row.items() if k != "step"}, step=step
-                )
-        for model, values in models_of(metrics).items():
-            mlflow.log_metrics({f"heldout/{model}/{k}": v for k, v in values.items()})
-        mlflow.log_table(pd.DataFrame(predictions), artifact_file="predictions.json")
+    models, pairs = models_and_pairs(evaluation)
+    with mlflow.start_run(run_id=run_id) as run:
+        mlflow.log_metrics({f"heldout/{k}": v for k, v in heldout_metrics(evaluation).items()})
+        if predictions:
+            mlflow.log_table(pd.DataFrame(predictions), artifact_file="predictions.json")
+            rows = side_by_side(predictions, models, pairs)
+            mlflow.log_table(pd.DataFrame(rows), artifact_file="side_by_side.json")
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
         info = mlflow.pyfunc.log_model(
             name="adapter",
-            python_model=AdapterModel(),
-            artifacts={"adapter": str(adapter)},
+            python_model=str(Path(__file__).with_name("serving.py")),
+            code_paths=[str(Path(__file__).parent)],
+            artifacts={"adapter": str(adapter), **{k: str(v) for k, v in base_files.items()}},
             model_config=model_config,
             pip_requirements=requirements(),
             registered_model_name=model_name,
         )
     version = int(info.registered_model_version)
-    accuracy = metrics["grpo"]["accuracy"]
-    for key, value in {**lineage, ACCURACY_TAG: str(accuracy)}.items():
+    for key, value in tags.items():
         mlflow_client.set_model_version_tag(model_name, str(version), key, value)
+    results = model_results(predictions, registered_model)
+    summary = record_heldout(mlflow_client, model_name, version, results) if results else ""
+    mlflow_client.update_model_version(
+        model_name, str(version), description=f"{description} {summary}".strip()
+    )
+    mlflow_client.update_registered_model(model_name, description=MODEL_DESCRIPTION.format(name=model_name))
     mlflow_client.set_registered_model_alias(model_name, CHALLENGER, str(version))
     first = _alias_version(mlflow_client, model_name, CHAMPION) is None
     if first:
         mlflow_client.set_registered_model_alias(model_name, CHAMPION, str(version))
+        _decide(
+            mlflow_client, model_name, version, None, {"decision": "first registered version is champion"}
+        )
     return Registered(run.info.run_id, run.info.experiment_id, model_name, version, champion=first)
+
+
+def record_heldout(mlflow_client, model_name: str, version: int, results: Sequence[dict]) -> str:
+    """Store a version's per-problem held-out results ({"id", "problem", "answer", "correct"} each) as an
+    artifact of its run, and tag the version with their set's fingerprint and accuracy; returns the
+    accuracy with its 95% interval, in words."""
+    from rlvr.statistics import accuracy_interval
+
+    fingerprint = set_fingerprint([r["id"] for r in results])
+    _store_results(mlflow_client, model_name, version, fingerprint, results)
+    correct = [bool(r["correct"]) for r in results]
+    accuracy = sum(correct) / len(correct)
+    low, high = accuracy_interval(correct)
+    for key, value in {
+        ACCURACY_TAG: str(accuracy),
+        "heldout_accuracy_ci": f"[{low:.4f}, {high:.4f}]",
+        "heldout_problems": str(len(results)),
+        HELDOUT_SET_TAG: fingerprint,
+    }.items():
+        mlflow_client.set_model_version_tag(model_name, str(version), key, value)
+    return (
+        f"Held-out accuracy {accuracy:.1%} (95% interval {low:.1%} to {high:.1%}) on {len(results)} "
+        f"problems (set {fingerprint})."
+    )
+
+
+def _results_path(fingerprint: str) -> str:
+    return f"heldout/{fingerprint}.json"
+
+
+def _store_results(
+    mlflow_client, model_name: str, version: int, fingerprint: str, rows: Sequence[dict]
+) -> None:
+    run_id = mlflow_client.get_model_version(model_name, str(version)).run_id
+    if not run_id:
+        raise RegistryError(f"{model_name} v{version} has no MLflow run to keep its held-out results in")
+    mlflow_client.log_text(run_id, json.dumps(list(rows), indent=1), _results_path(fingerprint))
+
+
+def _load_results(mlflow_client, model_name: str, version: int, fingerprint: str) -> list[dict] | None:
+    """A version's results on the held-out set `fingerprint`, if it was ever scored on it."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    run_id = mlflow_client.get_model_version(model_name, str(version)).run_id
+    if not run_id:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow_client.download_artifacts(run_id, _results_path(fingerprint), tmp)
+        except (MlflowException, OSError):
+            return None
+        return json.loads(Path(path).read_text())
 
 
 def _alias_version(mlflow_client, model_name: str, alias: str) -> int | None:
@@ -133,89 +195,219 @@ def _alias_version(mlflow_client, model_name: str, alias: str) -> int | None:
         return None
 
 
-def _accuracy(mlflow_client, model_name: str, version: int) -> float:
-    tags = mlflow_client.get_model_version(model_name, str(version)).tags
-    if ACCURACY_TAG not in tags:
-        raise RegistryError(
-            f"{model_name} version {version} has no {ACCURACY_TAG} tag; register it with rlvr"
-        )
-    return float(tags[ACCURACY_TAG])
-
-
 def _history(mlflow_client, model_name: str) -> list[int]:
-    return json.loads(mlflow_client.get_registered_model(model_name).tags.get(HISTORY_TAG, "[]"))
+    raw = mlflow_client.get_registered_model(model_name).tags.get(HISTORY_TAG, "[]")
+    try:
+        history = json.loads(raw)
+    except ValueError:
+        history = None
+    if not isinstance(history, list) or not all(type(v) is int and v > 0 for v in history):
+        raise RegistryError(
+            f"{model_name}: tag {HISTORY_TAG} is not a JSON list of version numbers ({raw!r}); nothing was "
+            "changed. Fix it (e.g. [1, 3]) or delete it in the MLflow UI (Models > "
+            f"{model_name} > Tags) or with MlflowClient().set_registered_model_tag"
+        )
+    return history
 
 
 def _require_model(mlflow_client, model_name: str) -> None:
     from mlflow.exceptions import MlflowException
+
+    from rlvr.tracking import public_uri, tracking_uri
 
     try:
         mlflow_client.get_registered_model(model_name)
     except MlflowException:
         names = [m.name for m in mlflow_client.search_registered_models()]
         raise RegistryError(
-            f"no registered model '{model_name}' at {tracking_uri()}; registered models: {names or 'none'}"
+            f"no registered model '{model_name}' at {public_uri(tracking_uri())}; "
+            f"registered models: {names or 'none'}"
+        ) from None
+
+
+def _version_tags(mlflow_client, model_name: str, version: int) -> dict[str, str]:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow_client.get_model_version(model_name, str(version)).tags
+    except MlflowException:
+        raise RegistryError(
+            f"{model_name} v{version} does not exist (deleted?); nothing was changed"
         ) from None
 
 
 @dataclass(frozen=True)
 class AliasChange:
-    """What `promote` or `rollback` did; `message` says it in a sentence."""
+    """What `promote` or `rollback` did; `message` says it in a sentence, `decision` is what was recorded."""
 
     moved: bool
     champion: int
     previous: int | None
     message: str
+    decision: dict | None = None
 
 
-def promote(model_name: str, margin: float) -> AliasChange:
-    """Move `champion` to the `challenger` if its held-out accuracy beats the champion's by `margin`."""
-    mlflow_client = client()
+def _decide(mlflow_client, model_name: str, challenger: int, champion: int | None, decision: dict) -> dict:
+    """Record a promotion decision as the same tag on both versions."""
+    record = {"challenger": challenger, "champion": champion, **decision, "at": _now()}
+    key = f"{DECISION_PREFIX}/v{challenger}" + (f"-vs-v{champion}" if champion else "")
+    for version in {challenger, champion} - {None}:
+        mlflow_client.set_model_version_tag(model_name, str(version), key, json.dumps(record))
+    return record
+
+
+def _paired(
+    mlflow_client, model_name: str, champion: int, challenger: int, evaluate: Evaluator | None
+) -> tuple[dict, str]:
+    """The paired comparison of challenger against champion on the challenger's held-out problems, and
+    how the champion's results were obtained. Refuses (RegistryError) where it cannot pair them."""
+    from rlvr.statistics import paired_comparison
+
+    tags = _version_tags(mlflow_client, model_name, challenger)
+    fingerprint = tags.get(HELDOUT_SET_TAG)
+    theirs = _load_results(mlflow_client, model_name, challenger, fingerprint) if fingerprint else None
+    if not theirs:
+        raise RegistryError(
+            f"{model_name} v{challenger} has no per-problem held-out results, so it cannot be compared "
+            "with the champion; register it again with `dvc repro register` (or pass --force)"
+        )
+    ours = _load_results(mlflow_client, model_name, champion, fingerprint)
+    source = "the same held-out set"
+    if ours is None:
+        champion_set = _version_tags(mlflow_client, model_name, champion).get(HELDOUT_SET_TAG, "unknown")
+        if evaluate is None:
+            raise RegistryError(
+                f"{model_name}: champion v{champion} was evaluated on held-out set {champion_set}, "
+                f"challenger v{challenger} on {fingerprint} ({len(theirs)} problems); unpaired numbers are "
+                f"not compared. Run `rlvr promote --evaluate-champion` to score v{champion} on "
+                f"v{challenger}'s problems first (it loads the model), or pass --force to promote without a "
+                "comparison. Nothing was changed"
+            )
+        scored = evaluate(champion, theirs)
+        by_id = {row["id"]: row for row in theirs}
+        ours = [{**by_id[s["id"]], "correct": bool(s["correct"])} for s in scored]
+        _store_results(mlflow_client, model_name, champion, fingerprint, ours)
+        source = f"v{champion} scored now on v{challenger}'s held-out set"
+    mine = {row["id"]: bool(row["correct"]) for row in ours}
+    ids = [row["id"] for row in theirs if row["id"] in mine]
+    if len(ids) != len(theirs):
+        raise RegistryError(
+            f"{model_name}: v{champion}'s stored results miss {len(theirs) - len(ids)} of v{challenger}'s "
+            f"problems (set {fingerprint}); nothing was changed"
+        )
+    correct = {row["id"]: bool(row["correct"]) for row in theirs}
+    comparison = paired_comparison(
+        [mine[i] for i in ids], [correct[i] for i in ids], names=(f"v{champion}", f"v{challenger}")
+    )
+    return {**comparison, "heldout_set": fingerprint}, source
+
+
+def _rule(margin: float) -> str:
+    return f"promote when the lower bound of the delta's 95% interval exceeds {margin * 100:+.1f} points"
+
+
+def promote(
+    model_name: str, margin: float, force: bool = False, evaluate: Evaluator | None = None
+) -> AliasChange:
+    """Move `champion` to the `challenger` if, on the same held-out problems, the lower bound of the
+    accuracy delta's 95% interval exceeds `margin`. `force` moves it regardless (a version rolled back
+    included), and says so in the recorded decision. Where the two versions were evaluated on different
+    held-out sets, `evaluate` scores the champion on the challenger's set; without it, promote refuses."""
+    from rlvr.statistics import points
+
+    mlflow_client = client(must_exist=True)
     _require_model(mlflow_client, model_name)
     challenger = _alias_version(mlflow_client, model_name, CHALLENGER)
     if challenger is None:
         raise RegistryError(f"{model_name} has no '{CHALLENGER}' version; run the register stage first")
     champion = _alias_version(mlflow_client, model_name, CHAMPION)
-    new = _accuracy(mlflow_client, model_name, challenger)
     if champion is None:
         mlflow_client.set_registered_model_alias(model_name, CHAMPION, str(challenger))
-        return AliasChange(
-            True, challenger, None, f"{model_name}: no champion yet; version {challenger} is champion"
-        )
+        decision = _decide(mlflow_client, model_name, challenger, None, {"decision": "no champion yet"})
+        message = f"{model_name}: no champion yet; version {challenger} is champion"
+        return AliasChange(True, challenger, None, message, decision)
     if champion == challenger:
         return AliasChange(False, champion, champion, f"{model_name}: version {champion} is already champion")
-    old = _accuracy(mlflow_client, model_name, champion)
-    if new < old + margin:
+    rolled_back = _version_tags(mlflow_client, model_name, challenger).get(ROLLED_BACK_TAG)
+    if rolled_back and not force:
         return AliasChange(
             False,
             champion,
             champion,
-            f"{model_name}: kept champion v{champion} (accuracy {old:.3f}); challenger v{challenger} has "
-            f"{new:.3f}, needs at least {old + margin:.3f} (margin {margin})",
+            f"{model_name}: kept champion v{champion}; challenger v{challenger} was rolled back "
+            f"({ROLLED_BACK_TAG}: {rolled_back}) and is not promoted again: register a new version, or pass "
+            "--force to promote it anyway",
+        )
+    try:
+        comparison, source = _paired(mlflow_client, model_name, champion, challenger, evaluate)
+    except RegistryError as exc:
+        if not force:
+            raise
+        comparison, source = None, f"no comparison: {exc}"
+    stats = (
+        f"{points(comparison)}, p={comparison['p_value']:.3g}, n={comparison['n']} ({source})"
+        if comparison
+        else source
+    )
+    wins = comparison is not None and comparison["ci_low"] > margin
+    decision = {
+        **(comparison or {}),
+        "paired_on": source,
+        "rule": _rule(margin),
+        "margin": margin,
+        "decision": "promoted" if wins or force else "kept",
+        "forced": force and not wins,
+    }
+    if rolled_back and force:
+        decision["overrode_rollback"] = rolled_back
+    record = _decide(mlflow_client, model_name, challenger, champion, decision)
+    if not (wins or force):
+        return AliasChange(
+            False,
+            champion,
+            champion,
+            f"{model_name}: kept champion v{champion}; challenger v{challenger}: {stats}; "
+            f"rule: {_rule(margin)}",
+            record,
         )
     history = [*_history(mlflow_client, model_name), champion]
     mlflow_client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
     mlflow_client.set_registered_model_alias(model_name, CHAMPION, str(challenger))
+    if rolled_back:
+        mlflow_client.delete_model_version_tag(model_name, str(challenger), ROLLED_BACK_TAG)
+    how = "forced, " if decision["forced"] else ""
     return AliasChange(
         True,
         challenger,
         champion,
-        f"{model_name}: champion v{champion} -> v{challenger} "
-        f"(accuracy {old:.3f} -> {new:.3f}, margin {margin})",
+        f"{model_name}: champion v{champion} -> v{challenger} ({how}{stats}; rule: {_rule(margin)})",
+        record,
     )
 
 
-def rollback(model_name: str) -> AliasChange:
-    """Move `champion` back to the version it replaced last."""
-    mlflow_client = client()
+def rollback(model_name: str, reason: str = "") -> AliasChange:
+    """Move `champion` back to the version it replaced last, and tag the version it leaves
+    `rolled_back`, so that `promote` does not bring it back unasked. Every check comes first: an error
+    leaves the registry as it was."""
+    mlflow_client = client(must_exist=True)
     _require_model(mlflow_client, model_name)
     history = _history(mlflow_client, model_name)
     if not history:
         raise RegistryError(f"{model_name}: no earlier champion to roll back to")
+    previous = history[-1]
+    try:
+        _version_tags(mlflow_client, model_name, previous)
+    except RegistryError:
+        raise RegistryError(
+            f"{model_name}: cannot roll back to v{previous}, it was deleted; nothing was changed. Remove it "
+            f"from the registered model's {HISTORY_TAG} tag ({json.dumps(history)}) to roll back further"
+        ) from None
     current = _alias_version(mlflow_client, model_name, CHAMPION)
-    previous = history.pop()
     mlflow_client.set_registered_model_alias(model_name, CHAMPION, str(previous))
-    mlflow_client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
+    mlflow_client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history[:-1]))
+    if current is not None and current != previous:
+        record = {"at": _now(), "champion_now": previous, "reason": reason or "rlvr rollback"}
+        mlflow_client.set_model_version_tag(model_name, str(current), ROLLED_BACK_TAG, json.dumps(record))
     return AliasChange(
         True, previous, current, f"{model_name}: champion v{current} -> v{previous} (rolled back)"
     )

@@ -1,34 +1,30 @@
-"""A registered adapter as an MLflow pyfunc model: `mlflow.pyfunc.load_model("models:/rlvr-math@champion")`
-loads the base model named in its config, applies the adapter, and answers questions."""
+"""The code of every registered version: an MLflow pyfunc model logged as code, not as a pickle.
+
+MLflow copies this file into each version (models-from-code) with the `rlvr` package beside it
+(`code_paths`), and runs it when the version is loaded (`mlflow.pyfunc.load_model`, `mlflow models
+serve`): loading a version runs this readable file, never an object someone pickled. The version's
+artifacts hold the adapter and, where the base model cannot be fetched by name, the base model itself
+(`rlvr.registered`), so it answers from any directory and any environment that installs its
+requirements.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
-import mlflow.pyfunc
-
-from rlvr.inference import Answerer
-from rlvr.prompts import Markers
+from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
 
 
-def requirements() -> list[str]:
-    """Pinned to what trained the adapter; rlvr itself is installed from its repository."""
-    return [f"{name}=={version(name)}" for name in ("torch", "transformers", "peft", "mlflow")]
-
-
-class AdapterModel(mlflow.pyfunc.PythonModel):
-    """model_config: base_model, revision, dtype, markers (the `format` params), max_new_tokens."""
+class AdapterModel(PythonModel):
+    """Questions in, completions out. model_config: base_model, revision, dtype, markers (the `format`
+    params), max_new_tokens."""
 
     def load_context(self, context) -> None:
-        config = context.model_config
-        self.answerer = Answerer.load(
-            context.artifacts["adapter"],
-            config["base_model"],
-            config.get("revision"),
-            config["dtype"],
-            Markers(**config["markers"]),
-            int(config["max_new_tokens"]),
-        )
+        from rlvr.registered import answerer
+
+        self.answerer = answerer(context.artifacts, context.model_config)
 
     def predict(self, context, model_input: list[str], params: dict | None = None) -> list[str]:
         return self.answerer.complete(model_input)
+
+
+set_model(AdapterModel())

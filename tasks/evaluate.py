@@ -32,6 +32,7 @@ from rlvr.models import has_adapter, load_model, load_tokenizer
 from rlvr.plots import plot_comparison, plot_training
 from rlvr.prompts import chat_prompt, prefill_template
 from rlvr.sources import read_jsonl, write_jsonl
+from rlvr.tracking import tracked
 from tasks import BASE, DATA, PARAMS, SFT, SFT_LOG, stage
 
 
@@ -113,4 +114,4 @@ def main(
 
 
 if __name__ == "__main__":
-    stage(main)
+    stage(tracked(main, "evaluate"))

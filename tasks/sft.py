@@ -20,6 +20,7 @@ from rlvr.lineage import hash_path
 from rlvr.models import load_tokenizer, load_trainable
 from rlvr.prompts import conversation_ids, prefill_template
 from rlvr.sources import read_jsonl
+from rlvr.tracking import live_metrics, tracked
 from rlvr.trainers import build_sft_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, relaunched, stage
 
@@ -80,6 +81,7 @@ def main(
         backend,
         checkpoints / f"sft-{run_id}",
     )
+    trainer.add_callback(live_metrics(trainer))
     summary = train_and_publish(
         trainer,
         checkpoints / f"sft-{run_id}",
@@ -97,4 +99,4 @@ def main(
 
 
 if __name__ == "__main__":
-    stage(main)
+    stage(tracked(main, "sft"))

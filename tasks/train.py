@@ -23,6 +23,7 @@ from rlvr.models import has_adapter, load_trainable
 from rlvr.prompts import prefill_template
 from rlvr.rewards import build_rewards
 from rlvr.sources import read_jsonl
+from rlvr.tracking import live_metrics, tracked
 from rlvr.trainers import build_grpo_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, relaunched, stage
 
@@ -101,6 +102,7 @@ def main(
         f"train: {arm} from {origin}: {backend} backend, {dtype}, generation with {generation}, "
         f"{t.max_steps} steps of up to {tokens} completion tokens each"
     )
+    trainer.add_callback(live_metrics(trainer, p.tracking.completions_every))
     summary = train_and_publish(
         trainer,
         checkpoints / f"{arm}-{run_id}",
@@ -119,4 +121,4 @@ def main(
 
 
 if __name__ == "__main__":
-    stage(main)
+    stage(tracked(main, lambda options: options["arm"]))

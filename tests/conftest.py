@@ -45,6 +45,7 @@ def project_env(project: Path) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "TQDM_DISABLE": "1",
+        "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1",  # tiny stages last seconds
     }
 
 

@@ -18,7 +18,7 @@ from flows.serve import deployments
 from rlvr.config import load_params
 from rlvr.lineage import hash_path
 from rlvr.pipeline import paths
-from rlvr.registry import log_and_register
+from rlvr.registry import RegistryError, log_and_register
 from rlvr.sources import read_jsonl
 from tests.conftest import make_project, project_env, registry_client
 from tests.test_pipeline import STAGES
@@ -84,12 +84,49 @@ def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(
     metrics = json.loads(paths(project)["metrics"].read_text())
     assert table[2]["accuracy"] == metrics["grpo"]["accuracy"]
 
+    assert "Stages run: fetch, model, prepare, sft, train, evaluate, register" in report
+    assert "No profile or overrides: the run used params.yaml as committed." in report
+    assert "## Answers that changed" in report
+    side = json.loads(artifact("rlvr-side-by-side").data)
+    assert len(side) == 4 and {"problem", "base_completion", "grpo_correct", "sft_vs_grpo"} <= set(side[0])
+    # the MLflow run knows the flow run, and the report links the MLflow run
+    record = json.loads(paths(project)["registry"].read_text())
+    run = registry_client(project).get_run(record["run_id"])
+    flow_run_id = str(first.state_details.flow_run_id)
+    assert run.data.tags["prefect.flow_run_id"] == flow_run_id
+    assert run.data.tags["prefect.flow_run_url"].endswith(f"/runs/flow-run/{flow_run_id}")
+    assert f"/#/experiments/{record['experiment_id']}/runs/{record['run_id']})" in report
+
     second = pipeline(root=str(project), return_state=True)
     assert second.result() == {stage: "skipped" for stage in STAGES}
     runs = task_runs(second.state_details.flow_run_id)
     assert {name: [r.state.name for r in rs] for name, rs in runs.items()} == {s: ["Skipped"] for s in STAGES}
     logs_have_dvc_output = any("didn't change, skipping" in line for line in _flow_logs(second))
     assert logs_have_dvc_output
+    report = artifact("rlvr-report").data
+    assert f"No retraining: every stage was up to date; showing run [{record['run_name']}](" in report
+
+
+def test_overrides_apply_to_one_run_unless_persisted(prefect_server, project_copy, in_project):
+    project = in_project(project_copy)
+    committed = (project / "params.yaml").read_bytes()
+    state = pipeline(root=str(project), overrides=["registry.promote_margin=0.01"], return_state=True)
+    assert state.result() == {stage: "ran" if stage == "register" else "skipped" for stage in STAGES}
+    assert (project / "params.yaml").read_bytes() == committed
+    report = artifact("rlvr-report").data
+    assert (
+        "Overrides `registry.promote_margin=0.01` (registry.promote_margin: 0.0 -> 0.01), for this run only: "
+        "params.yaml was restored afterwards." in report
+    )
+    record = json.loads(paths(project)["registry"].read_text())
+    assert registry_client(project).get_run(record["run_id"]).data.params["registry.promote_margin"] == "0.01"
+
+    pipeline(root=str(project), overrides=["registry.promote_margin=0.02"], persist_overrides=True)
+    text = (project / "params.yaml").read_text()
+    assert text == committed.decode().replace("  promote_margin: 0.0\n", "  promote_margin: 0.02\n")
+    assert "kept in params.yaml: later runs, the scheduled ones included, use them too." in (
+        artifact("rlvr-report").data
+    )
 
 
 def _flow_logs(state) -> list[str]:
@@ -143,7 +180,9 @@ def test_training_failure_fails_the_flow_with_the_stage_error(prefect_server, pr
     assert {name: hash_path(files[name]) for name in before if files[name].exists()} == {
         k: v for k, v in before.items() if k not in ("grpo",)
     }
-    assert load_params(project / "params.yaml").train.lr_scheduler_type == plateau  # the record
+    # the override was for this run only: params.yaml is as it was, byte for byte
+    assert (project / "params.yaml").read_text() == (project_copy / "params.yaml").read_text()
+    assert load_params(project / "params.yaml").train.lr_scheduler_type == "constant"
     assert len(registry_client(project).search_model_versions("name='rlvr-math'")) == 1
 
 
@@ -164,28 +203,82 @@ def test_flow_fails_fast_while_dvc_holds_the_lock(prefect_server, project_copy, 
     assert task_runs(state.state_details.flow_run_id) == {}
 
 
-def test_promote_and_rollback_flows_move_the_aliases(prefect_server, project_copy, in_project):
-    project = in_project(project_copy)
+def register_synthetic(project: Path, correct: list[bool], rows: list[dict] | None = None) -> int:
+    """A second version of the project's adapter, registered through the register stage's function, with
+    per-problem held-out results where the grpo model got `correct` (on the held-out problems, or `rows`)."""
     files = paths(project)
-    better = {name: {**m, "accuracy": 1.0} for name, m in json.loads(files["metrics"].read_text()).items()}
-    log_and_register(  # a second, better version, registered the way the register stage does it
+    heldout = rows or read_jsonl(files["prepared"] / "heldout.jsonl")[: len(correct)]
+    predictions = [
+        {"model": "grpo", "problem": r["problem"], "answer": r["answer"], "completion": "", "correct": ok}
+        for r, ok in zip(heldout, correct, strict=True)
+    ]
+    params = load_params(project / "params.yaml")
+    return log_and_register(
         model_name="rlvr-math",
-        params={},
-        metrics=better,
-        step_logs={},
-        predictions=read_jsonl(files["predictions"]),
+        run_id=None,
+        evaluation={"grpo": {"accuracy": sum(correct) / len(correct)}},
+        predictions=predictions,
         plots=[],
         adapter=files["grpo"],
-        model_config={},
-        lineage={"params_hash": "0" * 16},
-    )
+        base_files={"base": files["base"]},
+        model_config={
+            "base_model": "tiny-model",
+            "revision": None,
+            "dtype": params.model.dtype,
+            "markers": params.format.model_dump(),
+            "max_new_tokens": params.evaluate.max_new_tokens,
+        },
+        tags={},
+        description="synthetic",
+    ).version
+
+
+def test_promote_and_rollback_flows_move_the_aliases(prefect_server, project_copy, in_project):
+    project = in_project(project_copy)
     client = registry_client(project)
-    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+    v1 = client.get_model_version("rlvr-math", "1")
+    stored = f"heldout/{v1.tags['heldout_set']}.json"
+    v1_results = json.loads(Path(client.download_artifacts(v1.run_id, stored)).read_text())
+    # v2 gets one more problem right than v1: better on paper, within noise on 4 problems
+    flipped = next(i for i, row in enumerate(v1_results) if not row["correct"])
+    assert (
+        register_synthetic(project, [row["correct"] or i == flipped for i, row in enumerate(v1_results)]) == 2
+    )
     message = registry_flows.promote(root=str(project), margin=0.0)
-    assert "champion v1 -> v2" in message
-    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 2
-    assert "v2 -> v1 (rolled back)" in registry_flows.rollback(root=str(project))
+    assert message.startswith("rlvr-math: kept champion v1; challenger v2: +25.0 points [+0.0, ")
+    decision = json.loads(client.get_model_version("rlvr-math", "2").tags["promotion/v2-vs-v1"])
+    assert decision["decision"] == "kept" and decision["n"] == 4 and decision["ci_low"] == 0.0
+    assert '| decision | "kept" |' in artifact("rlvr-promotion").data
     assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+
+    assert "champion v1 -> v2 (forced, " in registry_flows.promote(root=str(project), margin=0.0, force=True)
+    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 2
+    assert "v2 -> v1 (rolled back)" in registry_flows.rollback(root=str(project), reason="test")
+    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+    assert json.loads(client.get_model_version("rlvr-math", "2").tags["rolled_back"])["reason"] == "test"
+    assert "was rolled back" in registry_flows.promote(root=str(project), margin=0.0)
+    assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+
+
+def test_promote_scores_the_champion_on_another_heldout_set(prefect_server, project_copy, in_project):
+    """A challenger evaluated on other problems: the real champion (the tiny model) is loaded from the
+    registry and scored on the challenger's problems, then the two are paired."""
+    project = in_project(project_copy)
+    client = registry_client(project)
+    others = read_jsonl(paths(project)["prepared"] / "train.jsonl")[:12]
+    assert register_synthetic(project, [True] * 12, rows=others) == 2
+    with pytest.raises(RegistryError, match="--evaluate-champion"):
+        registry_flows.promote(root=str(project), margin=0.0)
+    message = registry_flows.promote(root=str(project), margin=0.0, evaluate_champion=True)
+    decision = json.loads(client.get_model_version("rlvr-math", "2").tags["promotion/v2-vs-v1"])
+    assert decision["paired_on"] == "v1 scored now on v2's held-out set" and decision["n"] == 12
+    v1_run = client.get_model_version("rlvr-math", "1").run_id
+    scored = json.loads(
+        Path(client.download_artifacts(v1_run, f"heldout/{decision['heldout_set']}.json")).read_text()
+    )
+    assert [row["problem"] for row in scored] == [row["problem"] for row in others]
+    assert decision["delta"] == pytest.approx(1 - sum(row["correct"] for row in scored) / 12)
+    assert ("champion v1 -> v2" in message) == (decision["decision"] == "promoted")
 
 
 def test_served_deployment_schedule_is_the_one_in_params(prefect_server, reproduced):
@@ -193,6 +286,10 @@ def test_served_deployment_schedule_is_the_one_in_params(prefect_server, reprodu
     schedule = load_params(project / "params.yaml").schedule
     served = deployments(project)
     assert [d.name for d in served] == ["scheduled", "on-demand", "on-demand"]
+    assert "lower bound of the accuracy delta's 95% interval exceeds registry.promote_margin" in (
+        served[1].description
+    )
+    assert "tagged `rolled_back`" in served[2].description
 
     async def apply_and_read():
         await served[0].apply()

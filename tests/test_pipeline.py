@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,7 +90,6 @@ def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
     run = client.get_run(record["run_id"])
     assert run.data.metrics["heldout/grpo/accuracy"] == metrics["grpo"]["accuracy"]
     assert run.data.params["train.max_steps"] == "2"
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/reward")] == [1, 2]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"predictions.json", "plots"} <= artifacts
 
@@ -151,6 +152,16 @@ def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_k
     client = registry_client(project_copy)
     assert int(client.get_model_version_by_alias("rlvr-math", "challenger").version) == 2
     assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+    # the resumed training continued its own MLflow run: one grpo run for these params, every step once
+    # or (the steps between the checkpoint and the kill) twice, ending at step 8
+    parent = client.get_run(client.get_model_version("rlvr-math", "2").run_id)
+    grpo = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' and tags.`rlvr.stage` = 'grpo'",
+    )
+    assert len(grpo) == 1 and grpo[0].info.status == "FINISHED" and "rlvr.resumed" in grpo[0].data.tags
+    steps = [m.step for m in client.get_metric_history(grpo[0].info.run_id, "reward")]
+    assert sorted(set(steps)) == list(range(1, 9)) and steps[-1] == 8
 
 
 def test_shipped_profiles_validate_and_params_yaml_is_the_default():
@@ -163,6 +174,71 @@ def test_shipped_profiles_validate_and_params_yaml_is_the_default():
     assert {"default", "tiny", "qwen3-4b"} <= set(names)
     for name in names:
         profile_values(ROOT, name)  # raises ParamsError when invalid
+
+
+def test_profiles_round_trip_params_yaml_byte_for_byte(tmp_path):
+    from rlvr.profiles import available, use_profile
+    from tests.conftest import ROOT
+
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    committed = (ROOT / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(committed)
+    for name in available(ROOT):
+        use_profile(tmp_path, name)
+        use_profile(tmp_path, "default")
+        assert (tmp_path / "params.yaml").read_text() == committed, name
+    use_profile(tmp_path, "qwen3-4b")
+    text = (tmp_path / "params.yaml").read_text()
+    assert "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" in text
+    assert '  cron: "0 3 * * *"\n' in text and "  min_p: null               # e.g. 0.1" in text
+    assert "  revision: 906bfd4b4dc7f14ee4320094d8b41684abff8539\n" in text
+    assert "  learning_rate: 0.000005\n" in text  # as written, not 5.0e-06
+
+
+def test_an_override_changes_one_value_and_nothing_else(tmp_path):
+    from tests.conftest import ROOT
+
+    committed = (ROOT / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(committed)
+    apply_overrides(tmp_path, ["train.max_steps=3", "data.hub.max_rows=500"])
+    changed = [
+        (a, b)
+        for a, b in zip(
+            committed.splitlines(), (tmp_path / "params.yaml").read_text().splitlines(), strict=True
+        )
+        if a != b
+    ]
+    assert changed == [("    max_rows: null", "    max_rows: 500"), ("  max_steps: 10", "  max_steps: 3")]
+
+
+@pytest.mark.parametrize("name", ["../params", "../../etc/passwd", "tiny/../tiny", "/tmp/x", "nope"])
+def test_profile_names_cannot_leave_the_profiles_folder(tmp_path, name):
+    from rlvr.config import ParamsError
+    from rlvr.profiles import use_profile
+    from tests.conftest import ROOT
+
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    with pytest.raises(
+        ParamsError, match=f"no profile '{re.escape(name)}'; available: default, qwen3-4b, tiny"
+    ):
+        use_profile(tmp_path, name)
+    assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()
+
+
+def test_a_profile_with_a_yaml_error_is_one_line_not_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from rlvr.cli import app
+    from tests.conftest import ROOT
+
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.yaml").write_text("train:\n  max_steps: [1\n")
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    result = CliRunner().invoke(app, ["use-profile", "broken", "--root", str(tmp_path)])
+    assert result.exit_code == 1 and "broken.yaml: not valid YAML" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()
 
 
 @pytest.mark.parametrize(
@@ -184,7 +260,7 @@ def test_bad_override_is_rejected_and_params_unchanged(tmp_path, override, messa
     assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()
 
 
-def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch):
+def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     from rlvr.cli import app
@@ -194,10 +270,9 @@ def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch):
 
     project = reproduced[0]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", project_env(project)["MLFLOW_TRACKING_URI"])
-    monkeypatch.setenv("RLVR_CACHE", str(project / ".cache"))
+    monkeypatch.setenv("RLVR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
     question = "What is 12 + 30?"
-    result = CliRunner().invoke(app, ["ask", question, "--model", "models:/rlvr-math@champion"])
-    assert result.exit_code == 0, result.output
     files, params = paths(project), load_params(project / "params.yaml")
     model = load_model(files["base"], params.model.dtype, adapter=files["grpo"])
     expected, _ = generate(
@@ -207,14 +282,30 @@ def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch):
         params.evaluate.max_new_tokens,
         1,
     )
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["ask", question, "--show-reasoning", "--model", "models:/rlvr-math@champion"]
+    )
+    assert result.exit_code == 0, result.output
     assert result.stdout == expected[0] + "\n"
+    cached = list((tmp_path / "cache" / "registry").glob("*/rlvr-math/1/MLmodel"))
+    assert len(cached) == 1  # the version, downloaded once
+    # the random tiny model writes no solution section: ask says so and prints the completion
+    result = runner.invoke(app, ["ask", question, "--model", "models:/rlvr-math/1"])
+    assert result.exit_code == 0 and result.stdout == expected[0] + "\n"
+    assert "no <SOLUTION> section" in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_ask_names_a_missing_model(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from rlvr.cli import app
+    from rlvr.tracking import client
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client()
     result = CliRunner().invoke(app, ["ask", "1+1?", "--model", "models:/nothing@champion"])
     assert result.exit_code == 1 and "cannot load models:/nothing@champion" in result.output
+    result = CliRunner().invoke(app, ["ask", "1+1?", "--model", "runs:/abc/model"])
+    assert result.exit_code == 1 and "is not a registered model URI" in result.output
