@@ -63,9 +63,11 @@ def paired_comparison(
     delta = float(diff.mean())
     if np.all(diff == diff[0]):
         # Nothing to resample (every problem moved alike): the bootstrap would give a zero-width interval
-        # on any n. The rule of three bounds the share of problems that could still move the other way
-        # (95% upper bound 3/n), and so the interval: 4 problems say little, 400 say a lot.
-        low, high = max(-1.0, delta - 3 / n), min(1.0, delta + 3 / n)
+        # on any n. The rule of three bounds the share of problems that could behave otherwise (95% upper
+        # bound 3/n); at worst they all sit at the other extreme, which bounds the delta: 4 problems that
+        # all moved the same way say little, 400 say a lot.
+        share = 3 / n
+        low, high = max(-1.0, delta - share * (delta + 1)), min(1.0, delta + share * (1 - delta))
     else:
         result = bootstrap(
             (diff,),

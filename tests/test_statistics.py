@@ -60,6 +60,13 @@ def test_few_problems_are_too_few_to_conclude_even_when_nothing_moved():
     assert conclusion(c).startswith("too few problems to conclude")
 
 
+def test_every_problem_fixed_on_few_problems_is_no_proof_of_a_gain():
+    few = paired_comparison([False] * 4, [True] * 4)
+    assert few["delta"] == 1.0 and few["ci_low"] == -0.5 and few["ci_high"] == 1.0 and few["p_value"] == 0.125
+    many = paired_comparison([False] * 300, [True] * 300)
+    assert many["ci_low"] == 0.98 and many["ci_high"] == 1.0
+
+
 def test_unequal_problem_sets_are_refused():
     with pytest.raises(ValueError, match="same problems"):
         paired_comparison([True], [True, False])
