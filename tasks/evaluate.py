@@ -69,8 +69,10 @@ def main(
     engine = select_generation(p.train.generation, select_backend(p.train.backend))
     engine = "merged" if engine == "vllm" else engine
     device = "cuda" if cuda_available() else "cpu"
-    sizes = ", ".join(f"{suite} {len(suite_rows)}" for suite, suite_rows in problems.items())
-    print(f"evaluate: problems: {sizes}; {dtype} on {device}, decoding with {engine}", flush=True)
+    others = "".join(
+        f", {suite} {len(suite_rows)}" for suite, suite_rows in problems.items() if suite != HELDOUT
+    )
+    print(f"evaluate: {len(rows)} problems{others}, {dtype} on {device}, decoding with {engine}", flush=True)
     trained = {"sft": sft} | {name: models_dir / name for name in arm}
     models = {"base": None} | {name: path for name, path in trained.items() if has_adapter(path)}
     metric = load_metric(p.format)
@@ -79,13 +81,14 @@ def main(
     for name, adapter in models.items():
         model = load_model(base, dtype, adapter=adapter).to(device)
         for suite, suite_rows in problems.items():
+            on, tag = ("", {}) if suite == HELDOUT else (f" on {suite}", {"suite": suite})
             completions, lengths = generate(
                 model,
                 tokenizer,
                 [chat_prompt(row["problem"], p.format) for row in suite_rows],
                 max_new_tokens=p.evaluate.max_new_tokens,
                 batch_size=p.evaluate.batch_size,
-                desc=f"evaluate {name}" + (f" on {suite}" if suite != HELDOUT else ""),
+                desc=f"evaluate {name}" + on,
                 engine=engine,
             )
             verdicts = metric.compute(
@@ -98,13 +101,12 @@ def main(
                 {"correct": c, "formatted": f, "tokens": n}
                 for c, f, n in zip(verdicts["correct"], verdicts["formatted"], lengths, strict=True)
             ]
-            tag = {} if suite == HELDOUT else {"suite": suite}
             records[suite] += [
                 {**tag, "id": problem_id(row["problem"]), "model": name, "problem": row["problem"],
                  "answer": row["answer"], "completion": c, **s}
                 for row, c, s in zip(suite_rows, completions, scores, strict=True)
             ]  # fmt: skip
-            print(f"evaluate: {name} on {suite}: {summarise(scores)}", flush=True)
+            print(f"evaluate: {name}{on}: {summarise(scores)}", flush=True)
     results = suite_metrics(scored.pop(HELDOUT), seed=p.evaluate.seed)
     if suites_metrics is not None:
         other = {suite: suite_metrics(s, seed=p.evaluate.seed) for suite, s in scored.items()}

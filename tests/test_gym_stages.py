@@ -10,15 +10,17 @@ import math
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from rlvr.checkpoints import read_log
 from rlvr.config import parse_params
 from rlvr.data import clean_rows
 from rlvr.gym_tasks import SAFE_TASKS, make_rows
-from rlvr.profiles import profile_values
+from rlvr.pipeline import paths
+from rlvr.profiles import apply_overrides, profile_values, use_profile
 from rlvr.sources import read_jsonl, write_jsonl
-from tests.conftest import ROOT
+from tests.conftest import ROOT, dvc, git, make_project
 from tests.stages import run_stage, stage_project, train_stage
 
 # MATH-500's columns (HuggingFaceH4/MATH-500, test.jsonl) and GSM8K's (openai/gsm8k, main/test parquet).
@@ -141,3 +143,26 @@ def test_grpo_scores_gym_rows_with_task_score_and_evaluate_runs_the_benchmark_su
         for model in ("base", "grpo"):
             right = [p["correct"] for p in predictions if p["suite"] == name and p["model"] == model]
             assert benchmarks[name][model]["accuracy"] == sum(right) / len(right)
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_reasoning_gym_profile_end_to_end_offline(tiny_model, tmp_path):
+    """`rlvr use-profile reasoning-gym`, shrunk to the tiny model's sizes, through the real `dvc repro`."""
+    project = make_project(tmp_path / "project", tiny_model)
+    use_profile(project, "reasoning-gym")
+    tiny = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
+    overrides = [f"{section}.{key}={value}" for section in ("model", "lora", "sft", "train", "evaluate")
+                 for key, value in tiny[section].items()]  # fmt: skip
+    apply_overrides(project, [*overrides, "data.reasoning_gym.size=60", "prepare.heldout_fraction=0.15"])
+    git(project, "add", "-A")
+    git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "reasoning-gym")
+    dvc(project, "repro")
+    files = paths(project)
+    raw = read_jsonl(files["raw"])
+    assert len(raw) == 60 and all(row["task"] in SAFE_TASKS for row in raw)
+    assert all("task" in row for row in read_jsonl(files["prepared"] / "heldout.jsonl"))
+    log = read_log(files["logs"] / "grpo.json")
+    assert log and all(math.isfinite(row["rewards/task_score/mean"]) for row in log)
+    assert list(json.loads(files["metrics"].read_text()))[-1] == "comparisons"
+    assert json.loads(files["suites_metrics"].read_text()) == {}
+    assert dvc(project, "status").stdout.strip() == "Data and pipelines are up to date."
