@@ -173,3 +173,32 @@ def test_the_evaluate_metric_loads_offline_from_the_package_and_agrees_with_the_
     }
     assert out["combined"]["verified_math_0_accuracy"] == 0.0
     assert out["combined"]["verified_math_1_accuracy"] == 1.0
+
+
+def test_a_local_copy_of_the_hub_repos_reads_through_datasets_with_their_configs(tmp_path):
+    """A folder holding the repo's README.md is read by `datasets` as the hub repo itself (config, split)."""
+    math500 = tmp_path / "MATH-500"
+    write_jsonl([{"problem": "1+1?", "solution": "2", "answer": "2", "subject": "A", "level": 1,
+                  "unique_id": "a"}], math500 / "test.jsonl")  # fmt: skip
+    (math500 / "README.md").write_text("# MATH-500\n")
+    rows = load_benchmark(str(math500), LAYOUTS["math500"].columns, None, None, "test", None)
+    assert benchmark_rows("math500", "math500", rows) == [
+        {"suite": "math500", "problem": "1+1?", "answer": "2"}
+    ]
+
+    gsm8k = tmp_path / "gsm8k"
+    (gsm8k / "main").mkdir(parents=True)
+    for split, n in (("train", 3), ("test", 2)):
+        table = pa.table(
+            {"question": [f"{split} {i}" for i in range(n)], "answer": [f"w\n#### {i}" for i in range(n)]}
+        )
+        pq.write_table(table, gsm8k / "main" / f"{split}-00000-of-00001.parquet")
+    (gsm8k / "README.md").write_text(
+        "---\nconfigs:\n- config_name: main\n  data_files:\n  - split: train\n    path: main/train-*\n"
+        "  - split: test\n    path: main/test-*\n---\n"
+    )
+    rows = load_benchmark(str(gsm8k), LAYOUTS["gsm8k"].columns, "main", None, "test", None)
+    assert benchmark_rows("gsm8k", "gsm8k", rows) == [
+        {"suite": "gsm8k", "problem": "test 0", "answer": "0"},
+        {"suite": "gsm8k", "problem": "test 1", "answer": "1"},
+    ]
