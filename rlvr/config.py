@@ -10,13 +10,15 @@ import ast
 import functools
 import importlib.util
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rlvr.benchmarks import LAYOUTS, PINNED
 from rlvr.errors import RlvrError
+from rlvr.gym_tasks import check_knobs, check_task
 from rlvr.problems import KINDS, LEVELS
 from rlvr.prompts import Markers
 
@@ -59,11 +61,54 @@ class BuiltinSource(Section):
     kinds: list[Literal[KINDS]] = Field(default=["arithmetic"], min_length=1)
 
 
+class GymTask(Section):
+    """One task of a reasoning-gym mix: its name (one with a safe verifier), its weight, its own knobs."""
+
+    name: str
+    weight: float = Field(default=1.0, gt=0)
+    config: dict[str, Any] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _a_task_with_a_safe_verifier(cls, name: str) -> str:
+        return check_task(name)
+
+    @model_validator(mode="after")
+    def _its_own_knobs(self) -> GymTask:
+        check_knobs(self.name, self.config)
+        return self
+
+
+class ReasoningGymSource(Section):
+    """A weighted mix of reasoning-gym tasks, made by its composite dataset (docs/tasks.md)."""
+
+    size: int = Field(default=600, gt=0)
+    seed: int = 0
+    tasks: list[GymTask] = Field(
+        default=[
+            GymTask(name="chain_sum", weight=2.0, config={"max_terms": 3, "max_digits": 2}),
+            GymTask(name="products", config={"max_digits": 2}),
+            GymTask(name="leg_counting", config={"max_animals": 3, "max_instances": 4}),
+            GymTask(name="fraction_simplification", config={"max_value": 20, "max_factor": 5}),
+        ],
+        min_length=1,
+    )
+
+    @field_validator("tasks")
+    @classmethod
+    def _each_task_once(cls, tasks: list[GymTask]) -> list[GymTask]:
+        names = [task.name for task in tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a task may appear once; got {names}")
+        return tasks
+
+
 class DataParams(Section):
-    source: Literal["builtin", "hub", "local"] = "builtin"
+    source: Literal["builtin", "hub", "local", "reasoning_gym"] = "builtin"
     builtin: BuiltinSource = BuiltinSource()
     hub: HubSource = HubSource()
     local: LocalSource = LocalSource()
+    reasoning_gym: ReasoningGymSource = ReasoningGymSource()
 
 
 class PrepareParams(Section):
@@ -167,11 +212,42 @@ class TrainParams(Section):
         return self
 
 
+class Benchmark(Section):
+    """A standard benchmark: a Hugging Face dataset at a pinned revision, or a local .jsonl/.parquet file
+    (or folder) in the same columns; `layout` names those columns (rlvr.benchmarks.LAYOUTS)."""
+
+    layout: Literal[tuple(LAYOUTS)]
+    path: str
+    config: str | None = None
+    revision: str | None = None
+    split: str = "test"
+    max_problems: int | None = Field(default=None, gt=0)
+
+
+HELDOUT = "heldout"
+
+
 class EvaluateParams(Section):
     max_problems: int = Field(default=60, gt=0)
     seed: int = 0  # of the paired bootstrap's resampling
     max_new_tokens: int = Field(default=64, gt=0)
     batch_size: int = Field(default=16, gt=0)
+    # the evaluation suites: the held-out split, and benchmarks named below (fetched by the fetch stage)
+    suites: list[str] = Field(default=[HELDOUT], min_length=1)
+    benchmarks: dict[str, Benchmark] = {name: Benchmark(**spec) for name, spec in PINNED.items()}
+
+    @model_validator(mode="after")
+    def _known_suites(self) -> EvaluateParams:
+        if HELDOUT not in self.suites:
+            raise ValueError(f"evaluate.suites must hold {HELDOUT!r}: the registry compares models on it")
+        if len(set(self.suites)) != len(self.suites):
+            raise ValueError(f"evaluate.suites: each suite once; got {self.suites}")
+        if unknown := [s for s in self.suites if s != HELDOUT and s not in self.benchmarks]:
+            raise ValueError(
+                f"evaluate.suites: no benchmark named {', '.join(unknown)}; the suites are {HELDOUT!r} and "
+                f"the names under evaluate.benchmarks ({', '.join(self.benchmarks)})"
+            )
+        return self
 
 
 class RegistryParams(Section):
@@ -280,7 +356,11 @@ def _describe(error: dict, source: str) -> str:
     if error["type"] == "extra_forbidden":
         section = Params
         for part in error["loc"][:-1]:
-            section = section.model_fields[str(part)].annotation
+            # an item of a list or a mapping (data.reasoning_gym.tasks.0) has the container's item type
+            if get_origin(section) in (list, dict):
+                section = get_args(section)[-1]
+            else:
+                section = section.model_fields[str(part)].annotation
         allowed = ", ".join(section.model_fields)
         return f"{source}: unknown key '{key}'; allowed keys here: {allowed}"
     return f"{source}: '{key}': {error['msg']} (got {error.get('input')!r})"

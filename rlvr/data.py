@@ -1,17 +1,20 @@
 """From raw rows to the train and held-out sets, and from rows to TRL examples. Pure: no I/O.
 
-Rows use Open R1 Math's columns: `problem`, `answer` (the gold) and an optional worked `solution`.
-Every dropped row is counted under a reason, so the prepare stage can report where the data went.
+Rows use Open R1 Math's columns: `problem`, `answer` (the gold) and an optional worked `solution`; rows
+of a reasoning-gym task also carry the `task` and its `metadata`, which its verifier reads. Every dropped
+row is counted under a reason, so the prepare stage can report where the data went.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from rlvr.gym_tasks import SAFE_TASKS
 from rlvr.prompts import Markers, chat_prompt, target_completion
 
 CLEAN_REASONS = ("not_a_mapping", "non_string_field", "empty_problem", "missing_answer")
@@ -23,10 +26,12 @@ def clean_rows(rows: Iterable[Mapping]) -> tuple[list[dict], Counter]:
     """Rows with a non-empty `problem` and `answer` and a string or absent `solution`, reduced to those
     three columns and stripped (`solution` is "" when absent), and the drops by reason (the first
     reason of `CLEAN_REASONS` that applies). A numeric answer (`42` in a JSON or Parquet file) is kept
-    as its text.
+    as its text. A row with a `task` (a string) keeps it and its `metadata` (a mapping) as they are.
 
     >>> clean_rows([{"problem": "6 * 7?", "answer": 42}, {"problem": "?", "answer": True}])
     ([{'problem': '6 * 7?', 'answer': '42', 'solution': ''}], Counter({'non_string_field': 1}))
+    >>> clean_rows([{"problem": "1 + 4 =", "answer": "5", "task": "chain_sum", "metadata": {"a": 1}}])[0]
+    [{'problem': '1 + 4 =', 'answer': '5', 'solution': '', 'task': 'chain_sum', 'metadata': {'a': 1}}]
     """
     kept: list[dict] = []
     drops: Counter = Counter()
@@ -35,13 +40,14 @@ def clean_rows(rows: Iterable[Mapping]) -> tuple[list[dict], Counter]:
         if reason:
             drops[reason] += 1
             continue
-        kept.append(
-            {
-                "problem": row["problem"].strip(),
-                "answer": str(row["answer"]).strip(),
-                "solution": (row.get("solution") or "").strip(),
-            }
-        )
+        clean = {
+            "problem": row["problem"].strip(),
+            "answer": str(row["answer"]).strip(),
+            "solution": (row.get("solution") or "").strip(),
+        }
+        if row.get("task") is not None:
+            clean |= {"task": row["task"], "metadata": row.get("metadata") or {}}
+        kept.append(clean)
     return kept, drops
 
 
@@ -51,7 +57,10 @@ def _drop_reason(row: object) -> str | None:
     problem, answer, solution = row.get("problem"), row.get("answer"), row.get("solution")
     if isinstance(answer, int | float) and not isinstance(answer, bool):
         answer = str(answer)
-    if any(value is not None and not isinstance(value, str) for value in (problem, answer, solution)):
+    task, metadata = row.get("task"), row.get("metadata")
+    if any(value is not None and not isinstance(value, str) for value in (problem, answer, solution, task)):
+        return "non_string_field"
+    if task is not None and metadata is not None and not isinstance(metadata, Mapping):
         return "non_string_field"
     if not (problem or "").strip():
         return "empty_problem"
@@ -126,10 +135,11 @@ def prepare_rows(
     """Clean, dedupe, filter and split rows.
 
     Duplicates go before the split, so a held-out problem never has a copy in train. Then rows whose
-    gold answer the reward cannot check (`is_verifiable(answer)` false) and rows whose prompt is too
-    long (`prompt_tokens(problem) > max_prompt_tokens`) are dropped. The caller supplies both checks
-    (the reward's parser and a tokenizer), which keeps this module free of them; `prompt_tokens` gets
-    the problem and is expected to count the whole prompt built around it.
+    gold answer the reward cannot check (`is_verifiable(answer)` false; for a row of a reasoning-gym
+    task, a task that is not on `rlvr.gym_tasks.SAFE_TASKS`, whose verifier is never called) and rows
+    whose prompt is too long (`prompt_tokens(problem) > max_prompt_tokens`) are dropped. The caller
+    supplies both checks (the reward's parser and a tokenizer), which keeps this module free of them;
+    `prompt_tokens` gets the problem and is expected to count the whole prompt built around it.
     """
     clean, drops = clean_rows(rows)
     unique, duplicates = dedupe(clean)
@@ -137,7 +147,7 @@ def prepare_rows(
     train: list[dict] = []
     heldout: list[dict] = []
     for row in unique:
-        if not is_verifiable(row["answer"]):
+        if not (row["task"] in SAFE_TASKS if "task" in row else is_verifiable(row["answer"])):
             drops["unverifiable_answer"] += 1
         elif prompt_tokens(row["problem"]) > max_prompt_tokens:
             drops["prompt_too_long"] += 1
@@ -150,9 +160,21 @@ def prepare_rows(
 
 def to_grpo_example(row: Mapping, markers: Markers) -> dict:
     """A row as a GRPOTrainer example: the chat prompt, plus `answer` and `problem`, which TRL passes on
-    to the reward functions as keyword arguments."""
+    to the reward functions as keyword arguments; a reasoning-gym row adds its `task` and its metadata
+    as JSON text (`task_metadata`: one string column, whatever shape each task's metadata has).
+
+    Every row of a training set comes from one data source, so all of them carry a task or none does
+    (`datasets.Dataset.from_list` takes its columns from the first row).
+
+    >>> to_grpo_example({"problem": "1 + 4 =", "answer": "5", "task": "chain_sum",
+    ...                  "metadata": {"expression": "1 + 4"}}, Markers())["task_metadata"]
+    '{"expression": "1 + 4"}'
+    """
     problem = row["problem"]
-    return {"prompt": chat_prompt(problem, markers), "answer": row["answer"], "problem": problem}
+    example = {"prompt": chat_prompt(problem, markers), "answer": row["answer"], "problem": problem}
+    if row.get("task") is not None:
+        example |= {"task": row["task"], "task_metadata": json.dumps(row.get("metadata") or {})}
+    return example
 
 
 def sft_examples(

@@ -2,8 +2,10 @@
 numbers let one conclude. Pure: no I/O.
 
 A completion is correct when math-verify finds its solution section equivalent to the gold (the
-`accuracy` reward), and formatted when it has exactly the taught layout (`match_format_exactly`). Every
-claim that one model beats another comes from `rlvr.statistics`: paired, with a 95% interval.
+`accuracy` reward), or, for a row of a reasoning-gym task, when the task's own verifier gives it full
+marks (the `task_score` reward); formatted when it has exactly the taught layout
+(`match_format_exactly`). Every claim that one model beats another comes from `rlvr.statistics`:
+paired, with a 95% interval.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from itertools import combinations
 from statistics import mean
 
 from rlvr.prompts import Markers
-from rlvr.rewards import Accuracy, MatchFormatExactly
+from rlvr.rewards import ACCURATE, Accuracy, MatchFormatExactly, TaskScore
 from rlvr.statistics import TOO_WIDE, accuracy_interval, conclusion, paired_comparison, points
 
 COMPARISONS = "comparisons"
@@ -24,15 +26,28 @@ FORMAT_REWARDS = ("match_format_exactly", "match_format_approximately")
 
 
 def score_completions(
-    completions: Sequence[str], answers: Sequence[str], lengths: Sequence[int], markers: Markers
+    completions: Sequence[str],
+    answers: Sequence[str],
+    lengths: Sequence[int],
+    markers: Markers,
+    tasks: Sequence[str | None] | None = None,
+    metadata: Sequence[Mapping | str | None] | None = None,
 ) -> list[dict]:
-    """Per completion: `correct`, `formatted` and `tokens` (the generated length).
+    """Per completion: `correct`, `formatted` and `tokens` (the generated length). A row with a task
+    (`tasks`, with its `metadata`) is judged by the task's verifier, the others by math-verify.
 
     >>> score_completions(["<start_working_out>1+1<end_working_out><SOLUTION>2</SOLUTION>", "3"],
     ...                   ["2", "2"], [12, 1], Markers())
     [{'correct': True, 'formatted': True, 'tokens': 12}, {'correct': False, 'formatted': False, 'tokens': 1}]
+    >>> [s["correct"] for s in score_completions(["<SOLUTION>5</SOLUTION>"] * 2, ["5", "5"], [3, 3],
+    ...                                           Markers(), tasks=["leg_counting", None])]
+    [True, True]
     """
     accurate = Accuracy(markers)(completions, answer=answers)
+    if tasks is not None and any(tasks):
+        verified = TaskScore(markers)(completions, answer=answers, task=tasks, task_metadata=metadata)
+        # full marks from the task's verifier; rows without a task keep math-verify's verdict
+        accurate = [a if v is None else v == ACCURATE for a, v in zip(accurate, verified, strict=True)]
     formatted = MatchFormatExactly(markers)(completions)
     return [
         {"correct": bool(a), "formatted": bool(f), "tokens": n}
@@ -78,6 +93,19 @@ def compare_models(scores: Mapping[str, Sequence[dict]], seed: int = 0) -> list[
         )
         for a, b in combinations(scores, 2)
     ]
+
+
+def suite_metrics(scores: Mapping[str, Sequence[dict]], seed: int = 0) -> dict:
+    """One suite's metrics, in `metrics/eval.json`'s shape: each model's summary, then the paired
+    comparisons of every pair of models under `comparisons`.
+
+    >>> right = {"correct": True, "formatted": True, "tokens": 4}
+    >>> wrong = {"correct": False, "formatted": False, "tokens": 8}
+    >>> metrics = suite_metrics({"base": [wrong, wrong], "sft": [right, wrong]})
+    >>> list(metrics), metrics["sft"]["accuracy"], metrics[COMPARISONS][0]["delta"]
+    (['base', 'sft', 'comparisons'], 0.5, 0.5)
+    """
+    return {name: summarise(s) for name, s in scores.items()} | {COMPARISONS: compare_models(scores, seed)}
 
 
 def models_of(metrics: Mapping[str, object]) -> dict[str, dict]:

@@ -15,6 +15,7 @@ main thread can keep the same timeouts.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import multiprocessing
 import re
@@ -26,6 +27,7 @@ from typing import TypeVar
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from rlvr import gym_tasks
 from rlvr.errors import RlvrError
 from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 from rlvr.prompts import Markers
@@ -222,12 +224,65 @@ class Accuracy(_AnswerReward):
         return _on_a_main_thread(_accuracy, guess, gold)
 
 
-REWARDS: dict[str, type[_FormatReward | _AnswerReward]] = {
+class TaskScore:
+    """The row's own reasoning-gym verifier on the solution section, scaled to `accuracy`'s 2.0: 2.0 right,
+    the task's partial credit in between (some tasks pay for a near miss), 0.0 without a solution section
+    or with one over 300 characters (never handed to the verifier). None (the row does not count) for a
+    row without a task, or with a task whose verifier rlvr has not cleared (`rlvr.gym_tasks.SAFE_TASKS`).
+
+    The task and its metadata reach the reward as the `task` and `task_metadata` columns of the training
+    examples (`rlvr.data.to_grpo_example`). The verifiers cleared treat the text as data (string and
+    regular-expression matching, Decimal(), int()), so the length cap bounds their time.
+
+    >>> meta = json.dumps({"numerator": 4, "denominator": 6, "simplified_numerator": 2,
+    ...                    "simplified_denominator": 3})
+    >>> TaskScore()(["<SOLUTION>2/3</SOLUTION>", "<SOLUTION>4/6</SOLUTION>", "2/3", "<SOLUTION>1</SOLUTION>"],
+    ...             answer=["2/3", "2/3", "2/3", "1"], task=["fraction_simplification"] * 3 + [None],
+    ...             task_metadata=[meta] * 3 + [None])
+    [2.0, 0.2, 0.0, None]
+    """
+
+    __name__ = "task_score"
+
+    def __init__(self, markers: Markers = DEFAULT_MARKERS) -> None:
+        self.markers = markers
+
+    def __call__(
+        self,
+        completions: Sequence[object],
+        answer: Sequence[str],
+        task: Sequence[str | None] | None = None,
+        task_metadata: Sequence[str | None] | None = None,
+        problem: Sequence[str] | None = None,
+        **columns: object,
+    ) -> list[float | None]:
+        n = len(completions)
+        tasks, metadata, problems = task or [None] * n, task_metadata or [None] * n, problem or [""] * n
+        return [
+            self.score(solution_section(completion_text(c), self.markers), gold, name, meta, question)
+            for c, gold, name, meta, question in zip(
+                completions, answer, tasks, metadata, problems, strict=True
+            )
+        ]
+
+    def score(
+        self, guess: str | None, gold: str, task: str | None, metadata: str | dict | None, question: str = ""
+    ) -> float | None:
+        if not task or task not in gym_tasks.SAFE_TASKS:
+            return None
+        if guess is None or len(guess) > MAX_VERIFIED_CHARS:
+            return NO_SCORE
+        metadata = json.loads(metadata) if isinstance(metadata, str) else metadata or {}
+        return ACCURATE * gym_tasks.score(task, guess, gold, metadata, question)
+
+
+REWARDS: dict[str, type[_FormatReward | _AnswerReward | TaskScore]] = {
     "match_format_exactly": MatchFormatExactly,
     "match_format_approximately": MatchFormatApproximately,
     "check_answer": CheckAnswer,
     "check_numbers": CheckNumbers,
     "accuracy": Accuracy,
+    "task_score": TaskScore,
 }
 
 
@@ -235,7 +290,7 @@ class UnknownReward(RlvrError, ValueError):
     """A reward name in params that is not one of REWARDS."""
 
 
-def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward | _AnswerReward]:
+def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward | _AnswerReward | TaskScore]:
     """The rewards of these names, in this order, for completions that use these markers.
 
     >>> [reward.__name__ for reward in build_rewards(["accuracy", "check_answer"], Markers())]

@@ -21,18 +21,25 @@ SUFFIXES = (".jsonl", ".parquet")
 
 
 def load_hub(
-    path: str, config: str | None, revision: str | None, split: str, max_rows: int | None
+    path: str,
+    config: str | None,
+    revision: str | None,
+    split: str,
+    max_rows: int | None,
+    columns: Mapping[str, str | None] | None = None,
 ) -> list[dict]:
     """The first `max_rows` rows (all when None) of a dataset, with only `problem`, `answer` and, when
-    present, `solution`.
+    present, `solution`; `columns` names the dataset's column for each field when they differ (GSM8K's
+    problem is its `question`).
 
     `path` is a Hub id such as "open-r1/OpenR1-Math-220k" (configs "default", "extended", "all"), or a
     local directory laid out like a Hub dataset repo, which `datasets` reads the same way. For a local
     directory `revision` is ignored (the directory is what gets read), and `config` must be None or
     "default" unless the directory holds the repo's README.md, whose `configs` section names the others.
     """
+    columns = dict(columns or {field: field for field in COLUMNS})
     ds = datasets.load_dataset(path, name=config, revision=revision, split=split)
-    missing = [column for column in REQUIRED if column not in ds.column_names]
+    missing = [columns[field] for field in REQUIRED if columns[field] not in ds.column_names]
     if missing:
         raise DataError(
             f"{path} (config {config}, split {split}) has no {missing} column: it has {ds.column_names}. "
@@ -41,7 +48,25 @@ def load_hub(
         )
     if max_rows is not None:
         ds = ds.select(range(min(max_rows, len(ds))))
-    return ds.select_columns([column for column in COLUMNS if column in ds.column_names]).to_list()
+    wanted = [column for column in columns.values() if column is not None and column in ds.column_names]
+    return [_fields(row, columns) for row in ds.select_columns(wanted).to_list()]
+
+
+def load_benchmark(
+    path: str,
+    columns: Mapping[str, str | None],
+    config: str | None,
+    revision: str | None,
+    split: str,
+    max_rows: int | None,
+) -> list[dict]:
+    """A benchmark's rows under rlvr's field names: from a local .jsonl/.parquet file or folder of them
+    when `path` exists (offline; `config`, `revision` and `split` do not apply), else from the Hub at
+    `revision`. `columns` are the hub dataset's own (`rlvr.benchmarks.LAYOUTS`)."""
+    if Path(path).is_file() or (Path(path).is_dir() and not (Path(path) / "README.md").is_file()):
+        rows = load_local(path, columns)
+        return rows[:max_rows] if max_rows is not None else rows
+    return load_hub(path, config=config, revision=revision, split=split, max_rows=max_rows, columns=columns)
 
 
 def load_local(path: str, columns: Mapping[str, str | None]) -> list:

@@ -1,8 +1,12 @@
-"""Stage `evaluate`: the base model, the SFT adapter and every GRPO arm on the same held-out problems.
+"""Stage `evaluate`: the base model, the SFT adapter and every GRPO arm on the same held-out problems,
+and on each benchmark suite that `evaluate.suites` names.
 
 Writes each model's accuracy (with its 95% interval), format compliance and length, the paired
 comparisons of every pair of models (`metrics/eval.json`), every completion (`eval/predictions.jsonl`),
-what each arm cost and what the run concludes (`metrics/arms.json`), and the plots.
+what each arm cost and what the run concludes (`metrics/arms.json`), and the plots. The benchmark suites
+get the same metrics, one `eval.json`-shaped entry per suite (`metrics/suites.json`), and their
+completions (`eval/suites.jsonl`, each with its `suite`). Completions are scored through rlvr's
+`evaluate` metric (`rlvr.verified_math`): math-verify, or a reasoning-gym row's own task verifier.
 """
 
 from __future__ import annotations
@@ -13,16 +17,16 @@ from pathlib import Path
 import typer
 
 from rlvr.checkpoints import MANIFEST, read_log
-from rlvr.config import load_params
+from rlvr.config import HELDOUT, load_params
 from rlvr.data import problem_id
+from rlvr.errors import DataError
 from rlvr.evaluation import (
     COMPARISONS,
-    compare_models,
     compute_spent,
     find,
     recommendation,
     reward_hacking,
-    score_completions,
+    suite_metrics,
     summarise,
     tied_share,
 )
@@ -31,8 +35,10 @@ from rlvr.hardware import cuda_available, resolve_dtype, select_backend, select_
 from rlvr.models import has_adapter, load_model, load_tokenizer
 from rlvr.plots import plot_comparison, plot_training
 from rlvr.prompts import chat_prompt, prefill_template
+from rlvr.rewards import gold_is_verifiable
 from rlvr.sources import read_jsonl, write_jsonl
 from rlvr.tracking import tracked
+from rlvr.verified_math import load as load_metric
 from tasks import BASE, DATA, PARAMS, SFT, SFT_LOG, stage
 
 
@@ -50,42 +56,65 @@ def main(
     arms_report: Path = typer.Option(..., help="JSON file for each arm's cost and the run's conclusions."),
     predictions: Path = typer.Option(..., help="JSONL file for every held-out completion."),
     plots: Path = typer.Option(..., help="Directory for the PNG plots."),
+    suites: Path | None = typer.Option(None, help="The fetch stage's benchmark rows (JSONL)."),
+    suites_metrics: Path | None = typer.Option(None, help="JSON file for the metrics of each benchmark."),
+    suites_predictions: Path | None = typer.Option(None, help="JSONL file for the benchmarks' completions."),
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
     rows = read_jsonl(data / "heldout.jsonl")[: p.evaluate.max_problems]
-    prompts = [chat_prompt(row["problem"], p.format) for row in rows]
+    problems = {HELDOUT: rows} | benchmark_problems(p.evaluate.suites, suites)
     tokenizer = prefill_template(load_tokenizer(base), p.format)
     dtype = resolve_dtype(p.model.dtype)
     # Decode as GRPO sampled (vLLM merges the LoRA into its weights, as the merged engine does).
     engine = select_generation(p.train.generation, select_backend(p.train.backend))
     engine = "merged" if engine == "vllm" else engine
     device = "cuda" if cuda_available() else "cpu"
-    print(f"evaluate: {len(rows)} problems, {dtype} on {device}, decoding with {engine}", flush=True)
+    others = "".join(
+        f", {suite} {len(suite_rows)}" for suite, suite_rows in problems.items() if suite != HELDOUT
+    )
+    print(f"evaluate: {len(rows)} problems{others}, {dtype} on {device}, decoding with {engine}", flush=True)
     trained = {"sft": sft} | {name: models_dir / name for name in arm}
     models = {"base": None} | {name: path for name, path in trained.items() if has_adapter(path)}
-    scores: dict[str, list[dict]] = {}
-    records: list[dict] = []
+    metric = load_metric(p.format)
+    scored: dict[str, dict[str, list[dict]]] = {suite: {} for suite in problems}
+    records: dict[str, list[dict]] = {suite: [] for suite in problems}
     for name, adapter in models.items():
         model = load_model(base, dtype, adapter=adapter).to(device)
-        completions, lengths = generate(
-            model,
-            tokenizer,
-            prompts,
-            max_new_tokens=p.evaluate.max_new_tokens,
-            batch_size=p.evaluate.batch_size,
-            desc=f"evaluate {name}",
-            engine=engine,
-        )
-        scores[name] = score_completions(completions, [row["answer"] for row in rows], lengths, p.format)
-        records += [
-            {"id": problem_id(row["problem"]), "model": name, "problem": row["problem"],
-             "answer": row["answer"], "completion": c, **s}
-            for row, c, s in zip(rows, completions, scores[name], strict=True)
-        ]  # fmt: skip
-        print(f"evaluate: {name}: {summarise(scores[name])}", flush=True)
-    results: dict = {name: summarise(s) for name, s in scores.items()}
-    results[COMPARISONS] = compare_models(scores, seed=p.evaluate.seed)
+        for suite, suite_rows in problems.items():
+            on, tag = ("", {}) if suite == HELDOUT else (f" on {suite}", {"suite": suite})
+            completions, lengths = generate(
+                model,
+                tokenizer,
+                [chat_prompt(row["problem"], p.format) for row in suite_rows],
+                max_new_tokens=p.evaluate.max_new_tokens,
+                batch_size=p.evaluate.batch_size,
+                desc=f"evaluate {name}" + on,
+                engine=engine,
+            )
+            verdicts = metric.compute(
+                predictions=completions,
+                references=[row["answer"] for row in suite_rows],
+                tasks=[row.get("task") for row in suite_rows],
+                metadata=[row.get("metadata") for row in suite_rows],
+            )
+            scores = scored[suite][name] = [
+                {"correct": c, "formatted": f, "tokens": n}
+                for c, f, n in zip(verdicts["correct"], verdicts["formatted"], lengths, strict=True)
+            ]
+            records[suite] += [
+                {**tag, "id": problem_id(row["problem"]), "model": name, "problem": row["problem"],
+                 "answer": row["answer"], "completion": c, **s}
+                for row, c, s in zip(suite_rows, completions, scores, strict=True)
+            ]  # fmt: skip
+            print(f"evaluate: {name}{on}: {summarise(scores)}", flush=True)
+    results = suite_metrics(scored.pop(HELDOUT), seed=p.evaluate.seed)
+    if suites_metrics is not None:
+        other = {suite: suite_metrics(s, seed=p.evaluate.seed) for suite, s in scored.items()}
+        suites_metrics.parent.mkdir(parents=True, exist_ok=True)
+        suites_metrics.write_text(json.dumps(other, indent=2) + "\n")
+    if suites_predictions is not None:
+        write_jsonl([r for suite in scored for r in records[suite]], suites_predictions)
     logs = {"sft": read_log(sft_log)} | {name: read_log(logs_dir / f"{name}.json") for name in arm}
     manifests = {
         name: json.loads((trained[name] / MANIFEST).read_text()) for name in models if name != "base"
@@ -102,7 +131,7 @@ def main(
     conclusions = recommendation(results, spent)
     for line in conclusions + warnings:
         print(f"evaluate: {line}", flush=True)
-    write_jsonl(records, predictions)
+    write_jsonl(records[HELDOUT], predictions)
     plots.mkdir(parents=True, exist_ok=True)
     plot_comparison(results, plots / "before_after.png")
     plot_training({name: logs[name] for name in arm if name in models}, logs["sft"], plots / "training.png")
@@ -111,6 +140,26 @@ def main(
     arms_report.write_text(
         json.dumps({"arms": spent, "conclusions": conclusions, "warnings": warnings}, indent=2) + "\n"
     )
+
+
+def benchmark_problems(names: list[str], suites: Path | None) -> dict[str, list[dict]]:
+    """The rows of each benchmark suite params name, from the fetch stage's file; rows whose gold
+    math-verify cannot read are left out (they would count as wrong for every model), and counted."""
+    wanted = [name for name in names if name != HELDOUT]
+    if not wanted:
+        return {}
+    if suites is None or not suites.is_file():
+        raise DataError(f"evaluate.suites names {wanted} but no --suites file holds their rows; run fetch")
+    rows = read_jsonl(suites)
+    out = {}
+    for name in wanted:
+        suite_rows = [row for row in rows if row.get("suite") == name]
+        if not suite_rows:
+            raise DataError(f"{suites} holds no row of benchmark {name!r}; run the fetch stage again")
+        out[name] = [row for row in suite_rows if gold_is_verifiable(row["answer"])]
+        if dropped := len(suite_rows) - len(out[name]):
+            print(f"evaluate: {name}: {dropped} of {len(suite_rows)} golds math-verify cannot read, left out")
+    return out
 
 
 if __name__ == "__main__":

@@ -31,7 +31,10 @@ from rlvr.config import Params, ParamsError, load_params, parse_params
             {"model": {"dtype": "int8"}},
             "'model.dtype': Input should be 'auto', 'bfloat16', 'float16' or 'float32'",
         ),
-        ({"data": {"source": "web"}}, "'data.source': Input should be 'builtin', 'hub' or 'local'"),
+        (
+            {"data": {"source": "web"}},
+            "'data.source': Input should be 'builtin', 'hub', 'local' or 'reasoning_gym'",
+        ),
         (
             {"data": {"builtin": {"levels": [4]}}},
             "'data.builtin.levels.0': Input should be 1, 2 or 3 (got 4)",

@@ -317,6 +317,7 @@ def test_rewards_registry():
         "check_answer",
         "check_numbers",
         "accuracy",
+        "task_score",
     ]
     for name, reward in REWARDS.items():
         assert reward().__name__ == name
@@ -336,7 +337,7 @@ def test_build_rewards_rejects_unknown_names():
     assert str(error.value) == (
         "train.rewards: unknown reward 'fluency'; the rewards are match_format_exactly, "
         "match_format_approximately, "
-        "check_answer, check_numbers, accuracy"
+        "check_answer, check_numbers, accuracy, task_score"
     )
 
 
