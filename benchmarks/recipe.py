@@ -7,7 +7,8 @@ GRPO from it (or from the base model) with the given settings, then greedy evalu
 model and the trained one on --heldout freshly generated problems that are not in the training set, and
 their paired comparison (bootstrap 95% interval, McNemar p). Each run appends one JSON line to --out, so
 docs/benchmarks.md can tabulate every setting tried. `--eval-every N` also evaluates every N steps (the
-curve of held-out accuracy against steps and minutes).
+curve of held-out accuracy against steps and minutes). `--steps 0 --sft-steps N` trains SFT alone for N
+steps and compares it with the default SFT on the same problems (SFT given GRPO's extra time).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from rlvr.trainers import build_grpo_trainer, build_sft_trainer
 
 MARKERS = Markers()
 PREFILLED = Markers(prefill_reasoning=True)
-PREFILLED = Markers(prefill_reasoning=True)
 
 
 def split(train: int, heldout: int, levels: list[int], kinds: list[str]) -> tuple[list[dict], list[dict]]:
@@ -45,11 +45,12 @@ def split(train: int, heldout: int, levels: list[int], kinds: list[str]) -> tupl
     return train_rows, fresh[:heldout]
 
 
-def sft_adapter(base: Path, rows: list[dict], work: Path) -> Path:
-    out = work / "sft"
+def sft_adapter(base: Path, rows: list[dict], work: Path, steps: int) -> Path:
+    default = steps == SftParams().max_steps
+    out = work / ("sft" if default else f"sft-{steps}")
     if (out / "adapter_config.json").is_file():
         return out
-    params = SftParams()
+    params = SftParams(max_steps=steps)
     model, tokenizer, peft_config = load_trainable(
         base, "float32", LoraParams(), None, "trl", params.max_length
     )
@@ -57,7 +58,7 @@ def sft_adapter(base: Path, rows: list[dict], work: Path) -> Path:
     trainer = build_sft_trainer(
         model, tokenizer, peft_config, examples, params, "float32", "trl", work / "ck-sft"
     )
-    train_and_publish(trainer, work / "ck-sft", out, work / "sft.json", {})
+    train_and_publish(trainer, work / "ck-sft", out, out.with_suffix(".json"), {})
     return out
 
 
@@ -91,6 +92,7 @@ def main(
     out: Path = typer.Option(Path("/tmp/rlvr-recipe/results.jsonl")),
     label: str = typer.Option(""),
     prefill: bool = typer.Option(False, help="format.prefill_reasoning: the prompt opens the reasoning."),
+    sft_steps: int = typer.Option(SftParams().max_steps, help="SFT steps (more: SFT given GRPO's time)."),
 ) -> None:
     base = embedded_model()
     markers = PREFILLED if prefill else MARKERS
@@ -98,12 +100,21 @@ def main(
     data = work / f"{kinds}-{levels}"
     data.mkdir(parents=True, exist_ok=True)
     train_rows, heldout_rows = split(600, heldout, level_list, kind_list)
-    sft = sft_adapter(base, train_rows, data)
+    sft = sft_adapter(base, train_rows, data, sft_steps)
     origin = sft if start == "sft" else None
-    cache = data / f"eval-{start}-{heldout}-{tokens}{'-prefill' if prefill else ''}.json"
+    sft_tag = "" if sft_steps == SftParams().max_steps else f"{sft_steps}"
+    cache = data / f"eval-{start}{sft_tag}-{heldout}-{tokens}{'-prefill' if prefill else ''}.json"
     if not cache.is_file():
         cache.write_text(json.dumps(evaluate(base, origin, heldout_rows, tokens, markers)))
     before = json.loads(cache.read_text())
+    if steps == 0:  # SFT alone, given more steps: against the default SFT, on the same problems
+        reference = json.loads((data / f"eval-sft-{heldout}-{tokens}.json").read_text())
+        result = {"label": label, "start": start, "steps": 0, "sft_steps": sft_steps,
+                  **record(reference, before, 0, 0.0), "correct": [s["correct"] for s in before]}  # fmt: skip
+        with out.open("a") as f:
+            f.write(json.dumps(result) + "\n")
+        print("RESULT", json.dumps(result), flush=True)
+        return
     names = rewards.split(",")
     params = TrainParams(
         max_steps=steps, learning_rate=lr, batch_size=prompts * group, num_generations=group,
@@ -140,8 +151,9 @@ def main(
         "label": label, "start": start, "steps": steps, "lr": lr, "prompts": prompts, "group": group,
         "tokens": tokens, "temperature": temperature, "loss_type": loss_type, "scale_rewards": scale_rewards,
         "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds, "prefill": prefill,
-        "train_s": manifest["train_runtime_s"], "curve": curve,
+        "sft_steps": sft_steps, "train_s": manifest["train_runtime_s"], "curve": curve,
         **record(before, after, steps, manifest["train_runtime_s"]),
+        "correct": [s["correct"] for s in after],
     }  # fmt: skip
     with out.open("a") as f:
         f.write(json.dumps(result) + "\n")

@@ -58,9 +58,11 @@ def use_profile(
 ):
     """Write a params profile into params.yaml (then `dvc repro` runs what it changes)."""
     from rlvr.profiles import use_profile as write_profile
+    from rlvr.runlock import pipeline_lock
 
     try:
-        params = write_profile(root, name)
+        with pipeline_lock(root):  # not between the stages of a `dvc repro` or a flow run either
+            params = write_profile(root, name)
     except RlvrError as exc:
         _fail(exc)
     console.print(f"params.yaml now holds profile '{name}' (model: {params.model.name})")

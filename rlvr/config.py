@@ -55,7 +55,7 @@ class LocalSource(Section):
 class BuiltinSource(Section):
     """The built-in, seeded problem generator."""
 
-    count: int = Field(default=600, gt=0)
+    count: int = Field(default=900, gt=0)
     seed: int = 0
     levels: list[Literal[LEVELS]] = Field(default=[1], min_length=1)  # 1 (easiest) .. 3
     kinds: list[Literal[KINDS]] = Field(default=["arithmetic"], min_length=1)
@@ -112,7 +112,7 @@ class DataParams(Section):
 
 
 class PrepareParams(Section):
-    heldout_fraction: float = Field(default=0.1, gt=0, lt=1)
+    heldout_fraction: float = Field(default=0.34, gt=0, lt=1)
     salt: str = "rlvr-heldout-v1"
     max_prompt_tokens: int = Field(default=256, gt=0)
 
@@ -156,17 +156,17 @@ class TrainParams(Section):
     base_arm: bool = False  # also train GRPO from the base model (RFT without SFT), to compare
     steps_per_generation: int = Field(default=1, gt=0)  # optimizer steps sharing one generation round
     gradient_checkpointing: bool = False
-    max_steps: int = Field(default=10, gt=0)
-    learning_rate: float = Field(default=1e-5, gt=0)
-    batch_size: int = Field(default=8, gt=0)
-    num_generations: int = Field(default=8, ge=2)
+    max_steps: int = Field(default=15, gt=0)
+    learning_rate: float = Field(default=5e-5, gt=0)
+    batch_size: int = Field(default=16, gt=0)
+    num_generations: int = Field(default=4, ge=2)
     gradient_accumulation_steps: int = Field(default=1, gt=0)
-    max_completion_length: int = Field(default=64, gt=0)
-    temperature: float = Field(default=1.0, gt=0)
+    max_completion_length: int = Field(default=48, gt=0)
+    temperature: float = Field(default=0.8, gt=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
     min_p: float | None = Field(default=None, ge=0, le=1)
     beta: float = Field(default=0.0, ge=0)
-    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dr_grpo"
     scale_rewards: Literal["group", "batch", "none"] = "group"
     mask_truncated_completions: bool = False
     weight_decay: float = Field(default=0.0, ge=0)
@@ -179,11 +179,11 @@ class TrainParams(Section):
     # that reading params does not import the verifier (sympy, math-verify)
     rewards: dict[str, float] = Field(
         default={
-            "match_format_exactly": 1.0,
-            "match_format_approximately": 1.0,
+            "match_format_exactly": 0.5,
+            "match_format_approximately": 0.0,
             "check_answer": 1.0,
-            "check_numbers": 1.0,
-            "accuracy": 1.0,
+            "check_numbers": 0.0,
+            "accuracy": 2.0,
         },
         min_length=1,
     )
@@ -228,10 +228,10 @@ HELDOUT = "heldout"
 
 
 class EvaluateParams(Section):
-    max_problems: int = Field(default=60, gt=0)
+    max_problems: int = Field(default=300, gt=0)
     seed: int = 0  # of the paired bootstrap's resampling
-    max_new_tokens: int = Field(default=64, gt=0)
-    batch_size: int = Field(default=16, gt=0)
+    max_new_tokens: int = Field(default=48, gt=0)
+    batch_size: int = Field(default=32, gt=0)
     # the evaluation suites: the held-out split, and benchmarks named below (fetched by the fetch stage)
     suites: list[str] = Field(default=[HELDOUT], min_length=1)
     benchmarks: dict[str, Benchmark] = {name: Benchmark(**spec) for name, spec in PINNED.items()}

@@ -22,6 +22,7 @@ import yaml
 
 from rlvr.config import Params, ParamsError, load_params, parse_params
 from rlvr.errors import RlvrError
+from rlvr.runlock import params_lock
 from rlvr.yamledit import same, set_values
 
 DEFAULT = "default"
@@ -122,15 +123,17 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _write_values(path: Path, values: dict, what: str) -> Params:
-    """Write `values` into the params file in place, after validating the result."""
-    text = path.read_text()
-    try:
-        new = set_values(text, values)
-        params = parse_params(yaml.safe_load(new), path.name)
-        _check_rewards(params)
-    except (ValueError, yaml.YAMLError, RlvrError) as exc:
-        raise ParamsError(f"{what} rejected, {path.name} unchanged: {exc}") from None
-    _write(path, new.encode())
+    """Write `values` into the params file in place, after validating the result, holding the params
+    lock (never under a running stage)."""
+    with params_lock(path.parent):
+        text = path.read_text()
+        try:
+            new = set_values(text, values)
+            params = parse_params(yaml.safe_load(new), path.name)
+            _check_rewards(params)
+        except (ValueError, yaml.YAMLError, RlvrError) as exc:
+            raise ParamsError(f"{what} rejected, {path.name} unchanged: {exc}") from None
+        _write(path, new.encode())
     return params
 
 
@@ -223,4 +226,5 @@ def params_for_run(
         yield change
     finally:
         if not persist and path.read_bytes() != original:
-            _write(path, original)
+            with params_lock(root):
+                _write(path, original)

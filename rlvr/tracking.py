@@ -301,6 +301,7 @@ def tracked(main: Callable, stage: str | Callable[[dict], str]) -> Callable:
     a `params` option, and its `out` (an adapter) and `metrics` (eval.json) options, when it has them,
     are recorded on the run when it succeeds. Of several training processes only the first tracks: it
     continues the run its launcher opened."""
+
     @functools.wraps(main)
     def run(*args, **kwargs):
         if os.environ.get("RANK", "0") != "0":
@@ -325,6 +326,8 @@ def stage_run(stage: str, params_file: Path = Path("params.yaml"), root: Path = 
     import mlflow
 
     logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)  # start/stop lines, GPU absent
+    for chatty in ("mlflow.store.db.utils", "alembic"):  # "creating the tables" on a new store
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     mlflow_client = client()
     parent = pipeline_run(mlflow_client, root, params_file)
     run_id, resumed = stage_child(mlflow_client, parent, stage)

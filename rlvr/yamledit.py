@@ -109,6 +109,8 @@ def _edit_mapping(text: str, node: MappingNode, current: dict, target: dict, edi
             edits.append((_line_start(text, key_node.start_mark.index), _entry_end(text, value_node), ""))
         elif isinstance(value_node, MappingNode) and isinstance(target[key], dict):
             _edit_mapping(text, value_node, current[key], target[key], edits)
+        elif _block(value_node, SequenceNode) and isinstance(target[key], list) and target[key]:
+            _edit_sequence(text, value_node, current[key], target[key], edits)
         elif not same(current[key], target[key]):
             edits.append(_replace(text, key_node, value_node, target[key]))
     new = [key for key in target if key not in current]
@@ -117,6 +119,36 @@ def _edit_mapping(text: str, node: MappingNode, current: dict, target: dict, edi
         lines = "".join(f"{indent}{render(str(k))}: {render(target[k])}\n" for k in new)
         at = _entry_end(text, node.value[-1][1])
         edits.append((at, at, lines if text[at - 1 : at] == "\n" or at == 0 else "\n" + lines))
+
+
+def _edit_sequence(text: str, node: SequenceNode, current: list, target: list, edits: list) -> None:
+    """A block list edited item by item: items that differ are rewritten, extra items are added as lines
+    after the last one in its style, and missing items lose their lines (so a longer list set back to
+    the shorter one restores the text)."""
+    for item, was, wanted in zip(node.value, current, target, strict=False):
+        if _block(item, MappingNode) and isinstance(wanted, dict):
+            _edit_mapping(text, item, was, wanted, edits)
+        elif not same(was, wanted):
+            block = _block(item, MappingNode | SequenceNode)
+            edits.append(
+                (
+                    item.start_mark.index,
+                    _entry_end(text, item) - 1 if block else item.end_mark.index,
+                    render(wanted),
+                )
+            )
+    first = node.value[0].start_mark.index
+    indent = text[_line_start(text, first) : first]  # `  - ` as the file writes it
+    end = _entry_end(text, node.value[-1])
+    if len(target) > len(current):
+        lines = "".join(f"{indent}{render(item)}\n" for item in target[len(current) :])
+        edits.append((end, end, lines if text[end - 1 : end] == "\n" else "\n" + lines))
+    elif len(target) < len(current):
+        edits.append((_line_start(text, node.value[len(target)].start_mark.index), end, ""))
+
+
+def _block(node: Node, kind: type) -> bool:
+    return isinstance(node, kind) and not node.flow_style
 
 
 def _replace(text: str, key: Node, node: Node, value: object) -> tuple[int, int, str]:

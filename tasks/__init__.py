@@ -11,21 +11,36 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
-from rlvr.config import DistributedParams
+from rlvr.config import DistributedParams, load_params
 from rlvr.errors import RlvrError
 from rlvr.hardware import cuda_available
+from rlvr.runlock import params_lock
 
 
 def stage(main: Callable) -> None:
-    """Run `main` as a command line; an error the user can fix prints its message, not a traceback."""
+    """Run `main` as a command line; an error the user can fix prints its message, not a traceback.
+
+    The stage holds the project's params lock while it runs (`rlvr.runlock`), and fails if the values in
+    its params file changed all the same (an editor ignores the lock): DVC would otherwise record params
+    the stage never used, and call its outputs up to date."""
 
     @functools.wraps(main)
     def guarded(*args, **kwargs):
+        params = Path(kwargs["params"])
         try:
-            return main(*args, **kwargs)
+            with params_lock(params.resolve().parent, wait_s=10):
+                before = load_params(params)
+                result = main(*args, **kwargs)
+                if load_params(params) != before:
+                    raise RlvrError(
+                        f"{params} changed while the stage ran, so its outputs follow the old values; "
+                        "run `dvc repro` again"
+                    )
+                return result
         except RlvrError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(1) from None

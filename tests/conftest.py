@@ -1,8 +1,8 @@
 """Shared fixtures: a tiny model, and temporary git+DVC copies of this project on the tiny profile.
 
-The end-to-end tests run the real `dvc repro` (and the real Prefect flows) in those copies, against a
-SQLite-backed MLflow registry inside each copy. One fully reproduced project is built per session;
-tests that change it work on a copy of it.
+The end-to-end tests run the real `dvc repro` (and the real Prefect flows, on Prefect's test server) in
+those copies, against a SQLite-backed MLflow registry inside each copy. One fully reproduced project is
+built per session, by the pipeline flow; tests that change it work on a copy of it.
 """
 
 from __future__ import annotations
@@ -111,11 +111,27 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def reproduced(tmp_path_factory, tiny_model) -> tuple[Path, str]:
-    """A project after one full `dvc repro`, and that command's output. Do not modify: copy it."""
+def prefect_server():
+    """Prefect's test server (a temporary database), for the session's flow runs."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory, tiny_model, prefect_server) -> tuple[Path, object]:
+    """A project after one full pipeline run, and the flow run's final state. The run is the Prefect
+    pipeline flow, which runs every stage as `dvc repro --single-item <stage>` in DVC's order, so one
+    run serves the tests of DVC's outputs and those of the flow. Do not modify: copy it."""
+    from flows.pipeline import pipeline
+
     project = make_project(tmp_path_factory.mktemp("reproduced") / "project", tiny_model)
-    result = dvc(project, "repro")
-    return project, result.stdout
+    with pytest.MonkeyPatch.context() as env:  # the stage commands inherit this process's environment
+        for key, value in project_env(project).items():
+            env.setenv(key, value)
+        state = pipeline(root=str(project), return_state=True)
+    return project, state
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from rlvr.config import Params, ParamsError, load_params, parse_params
         ),
         (
             {"train": {"max_step": 3}},
-            "unknown key 'train.max_step'; allowed keys here: backend, generation, base_arm, steps_per_generation",
+            "unknown key 'train.max_step'; allowed keys here: backend, generation, base_arm, "
+            "steps_per_generation",
         ),
         (
             {"data": {"hub": {"nope": 1}}},

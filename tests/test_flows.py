@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.testing.utilities import prefect_test_harness
 
 from flows import registry as registry_flows
 from flows.pipeline import pipeline
@@ -20,14 +19,8 @@ from rlvr.lineage import hash_path
 from rlvr.pipeline import paths
 from rlvr.registry import RegistryError, log_and_register
 from rlvr.sources import read_jsonl
-from tests.conftest import make_project, project_env, registry_client
-from tests.test_pipeline import STAGES
-
-
-@pytest.fixture(scope="module")
-def prefect_server():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+from tests.conftest import copy_project, project_env, registry_client
+from tests.test_pipeline import MODELS, ORDER, STAGES
 
 
 @pytest.fixture
@@ -56,54 +49,54 @@ def task_runs(flow_run_id) -> dict[str, list]:
     return asyncio.run(read())
 
 
-def artifact(key: str):
-    """The newest artifact with this key."""
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+def artifact(key: str, state=None):
+    """The newest artifact with this key (of the flow run that ended in `state`, when given)."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    flow_run = None if state is None else ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
 
     async def read():
         async with get_client() as client:
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]), flow_run_id=flow_run)
             )
         return max(found, key=lambda a: a.created)
 
     return asyncio.run(read())
 
 
-def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(
-    prefect_server, tiny_model, tmp_path, in_project
-):
-    project = in_project(make_project(tmp_path / "project", tiny_model))
-    first = pipeline(root=str(project), return_state=True)
+def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(reproduced, tmp_path, in_project):
+    reproduced_project, first = reproduced  # the session's project, made by the pipeline flow
     assert first.is_completed()
     assert first.result() == {stage: "ran" for stage in STAGES}
-    report = artifact("rlvr-report").data
+    report = artifact("rlvr-report", first).data
     assert "| grpo |" in report and "[rlvr-math v1]" in report and "/#/models/rlvr-math/versions/1" in report
-    table = json.loads(artifact("rlvr-metrics").data)
-    assert [row["model"] for row in table] == ["base", "sft", "grpo"]
-    metrics = json.loads(paths(project)["metrics"].read_text())
+    table = json.loads(artifact("rlvr-metrics", first).data)
+    assert [row["model"] for row in table] == MODELS
+    metrics = json.loads(paths(reproduced_project)["metrics"].read_text())
     assert table[2]["accuracy"] == metrics["grpo"]["accuracy"]
 
-    assert "Stages run: fetch, model, prepare, sft, train, evaluate, register" in report
+    assert f"Stages run: {', '.join(ORDER)}" in report
     assert "No profile or overrides: the run used params.yaml as committed." in report
     assert "## Answers that changed" in report
-    side = json.loads(artifact("rlvr-side-by-side").data)
+    side = json.loads(artifact("rlvr-side-by-side", first).data)
     assert len(side) == 4 and {"problem", "base_completion", "grpo_correct", "sft_vs_grpo"} <= set(side[0])
     # the MLflow run knows the flow run, and the report links the MLflow run
-    record = json.loads(paths(project)["registry"].read_text())
-    run = registry_client(project).get_run(record["run_id"])
+    record = json.loads(paths(reproduced_project)["registry"].read_text())
+    run = registry_client(reproduced_project).get_run(record["run_id"])
     flow_run_id = str(first.state_details.flow_run_id)
     assert run.data.tags["prefect.flow_run_id"] == flow_run_id
     assert run.data.tags["prefect.flow_run_url"].endswith(f"/runs/flow-run/{flow_run_id}")
     assert f"/#/experiments/{record['experiment_id']}/runs/{record['run_id']})" in report
 
+    project = in_project(copy_project(reproduced_project, tmp_path / "project"))
     second = pipeline(root=str(project), return_state=True)
     assert second.result() == {stage: "skipped" for stage in STAGES}
     runs = task_runs(second.state_details.flow_run_id)
     assert {name: [r.state.name for r in rs] for name, rs in runs.items()} == {s: ["Skipped"] for s in STAGES}
     logs_have_dvc_output = any("didn't change, skipping" in line for line in _flow_logs(second))
     assert logs_have_dvc_output
-    report = artifact("rlvr-report").data
+    report = artifact("rlvr-report", second).data
     assert f"No retraining: every stage was up to date; showing run [{record['run_name']}](" in report
 
 
@@ -160,7 +153,7 @@ def test_transient_fetch_failure_is_retried(prefect_server, project_copy, in_pro
     )
     state = pipeline(root=str(project), return_state=True)
     assert state.is_completed()
-    assert state.result()["fetch"] == "ran" and state.result()["train"] == "skipped"
+    assert state.result()["fetch"] == "ran" and state.result()["train@grpo"] == "skipped"
     fetch = task_runs(state.state_details.flow_run_id)["fetch"][0]
     assert fetch.run_count == 2
 
@@ -174,8 +167,9 @@ def test_training_failure_fails_the_flow_with_the_stage_error(prefect_server, pr
     state = pipeline(root=str(project), overrides=[f"train.lr_scheduler_type={plateau}"], return_state=True)
     assert state.is_failed()
     runs = task_runs(state.state_details.flow_run_id)
-    assert runs["train"][0].state.is_failed() and runs["train"][0].run_count == 1  # no retries on training
-    assert f"lr_scheduler_type {plateau} requires an eval strategy" in runs["train"][0].state.message
+    train = runs["train@grpo"][0]
+    assert train.state.is_failed() and train.run_count == 1  # no retries on training
+    assert f"lr_scheduler_type {plateau} requires an eval strategy" in train.state.message
     assert "evaluate" not in runs and "register" not in runs
     assert {name: hash_path(files[name]) for name in before if files[name].exists()} == {
         k: v for k, v in before.items() if k not in ("grpo",)

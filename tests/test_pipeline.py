@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from rlvr.config import load_params
 from rlvr.lineage import hash_path
 from rlvr.pipeline import paths, stage_order
 from rlvr.profiles import apply_overrides
+from rlvr.runlock import PARAMS_LOCK
 from rlvr.sources import read_jsonl
 from tests.conftest import dvc, project_env, ran_stages, registry_client
 
@@ -27,8 +29,8 @@ MODELS = ["base", "sft", "grpo", "grpo_from_base"]
 
 
 def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
-    project, output = reproduced
-    assert ran_stages(output) == STAGES
+    project, state = reproduced
+    assert state.result() == {stage: "ran" for stage in ORDER}
     files = paths(project)
     assert len(read_jsonl(files["raw"])) == 60
     train, heldout = (
@@ -94,6 +96,37 @@ def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
     assert {"predictions.json", "plots"} <= artifacts
 
 
+def test_dvc_plots_render_the_logged_curves_and_the_charts(project_copy, tmp_path):
+    """`dvc plots show` draws what the stages logged: each step's values of every declared field of every
+    log, and both PNG charts."""
+    files = paths(project_copy)
+    shown = json.loads(dvc(project_copy, "plots", "show", "--json").stdout)["data"]
+    assert sorted(shown) == [
+        "GRPO groups with no learning signal", "GRPO rewards per step", "SFT loss per step",
+        "plots/before_after.png", "plots/training.png",
+    ]  # fmt: skip
+    logs = {name: read_log(files["logs"] / f"{name}.json") for name in ("sft", "grpo", "grpo_from_base")}
+    rewards = shown["GRPO rewards per step"][0]["content"]["data"]["values"]
+    drawn = {(row["filename::field"], row["step"]): row["dvc_inferred_y_value"] for row in rewards}
+    expected = {
+        (f"{arm}.json::{field}", row["step"]): row[field]
+        for arm in ("grpo", "grpo_from_base")
+        for row in logs[arm]
+        for field in ("reward", "rewards/accuracy/mean", "rewards/check_answer/mean")
+    }
+    assert expected.items() <= drawn.items() and len(expected) == 12
+    sft = shown["SFT loss per step"][0]["content"]["data"]["values"]
+    assert [(row["step"], row["loss"]) for row in sft] == [(row["step"], row["loss"]) for row in logs["sft"]]
+    for chart in ("before_after", "training"):
+        assert (
+            Path(shown[f"plots/{chart}.png"][0]["url"]).read_bytes()
+            == (files["plots"] / f"{chart}.png").read_bytes()
+        )
+    dvc(project_copy, "plots", "show", "--out", str(tmp_path / "html"))
+    page = (tmp_path / "html" / "index.html").read_text()
+    assert "frac_reward_zero_std" in page and "workspace_plots_training.png" in page
+
+
 def test_stage_order_follows_the_dag(reproduced):
     assert stage_order(reproduced[0]) == ORDER
 
@@ -122,7 +155,8 @@ def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_k
     `dvc repro` again resumes from the last complete checkpoint."""
     files = paths(project_copy)
     sft_before = hash_path(files["sft"])
-    apply_overrides(project_copy, ["train.max_steps=8", "train.save_steps=1"])
+    # (the base arm off: it would train 8 steps more, and its resume is the same code)
+    apply_overrides(project_copy, ["train.max_steps=8", "train.save_steps=1", "train.base_arm=false"])
     process = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro"],
         cwd=project_copy,
@@ -162,6 +196,53 @@ def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_k
     assert len(grpo) == 1 and grpo[0].info.status == "FINISHED" and "rlvr.resumed" in grpo[0].data.tags
     steps = [m.step for m in client.get_metric_history(grpo[0].info.run_id, "reward")]
     assert sorted(set(steps)) == list(range(1, 9)) and steps[-1] == 8
+
+
+def held(lock: Path) -> bool:
+    """Whether another process holds this OS file lock (taking it for an instant when it is free)."""
+    import zc.lockfile
+
+    try:
+        zc.lockfile.LockFile(str(lock)).close()
+    except zc.lockfile.LockError:
+        return True
+    return False
+
+
+def test_params_cannot_change_under_a_running_stage(project_copy):
+    """With a real `dvc repro` running a stage: `rlvr use-profile` is refused and changes nothing; an
+    editor's change (no lock) fails the stage, so dvc.lock never records params the stage did not use."""
+    apply_overrides(project_copy, ["sft.max_steps=400"])  # a stage that lasts while the test acts
+    params = project_copy / "params.yaml"
+    locked_before = (project_copy / "dvc.lock").read_bytes()
+    repro = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--single-item", "--force", "sft"],
+        cwd=project_copy,
+        env=project_env(project_copy),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    while not held(project_copy / PARAMS_LOCK):
+        assert repro.poll() is None and time.monotonic() < deadline, "the sft stage never took the lock"
+        time.sleep(0.1)
+    written = params.read_bytes()
+    switch = subprocess.run(
+        [str(Path(sys.executable).parent / "rlvr"), "use-profile", "default", "--root", str(project_copy)],
+        env=project_env(project_copy),
+        capture_output=True,
+        text=True,
+    )
+    assert switch.returncode == 1 and switch.stdout.startswith("error: ")
+    assert len(switch.stdout.splitlines()) == 1 and "wait for it to finish" in switch.stdout
+    assert params.read_bytes() == written
+    assert repro.poll() is None, "the stage ended before the edit; make it longer"
+    params.write_text(written.decode().replace("learning_rate: 0.0002", "learning_rate: 0.0003", 1))
+    output = repro.communicate(timeout=300)[0]
+    assert repro.returncode != 0
+    assert "params.yaml changed while the stage ran, so its outputs follow the old values" in output
+    assert (project_copy / "dvc.lock").read_bytes() == locked_before
 
 
 def test_shipped_profiles_validate_and_params_yaml_is_the_default():
@@ -220,7 +301,8 @@ def test_profile_names_cannot_leave_the_profiles_folder(tmp_path, name):
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     with pytest.raises(
-        ParamsError, match=f"no profile '{re.escape(name)}'; available: default, qwen3-4b, tiny"
+        ParamsError,
+        match=f"no profile '{re.escape(name)}'; available: default, qwen3-4b, reasoning-gym, tiny",
     ):
         use_profile(tmp_path, name)
     assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()

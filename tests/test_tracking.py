@@ -42,7 +42,7 @@ def test_one_parent_run_with_a_child_per_stage_tracked_live(reproduced):
     assert parent.data.tags["mlflow.note.content"].startswith("rlvr pipeline run in ")
 
     stages = children(client, parent.info.run_id)
-    assert set(stages) == {"sft", "grpo", "evaluate"}
+    assert set(stages) == {"sft", "grpo", "grpo_from_base", "evaluate"}
     for run in stages.values():
         assert run.info.status == "FINISHED"
         assert "system/cpu_utilization_percentage" in run.data.metrics  # MLflow's own system metrics

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from rlvr.checkpoints import last_checkpoint, train_and_publish
+from rlvr.checkpoints import last_checkpoint, read_log, train_and_publish
 from rlvr.config import LoraParams, SftParams, TrainParams
 from rlvr.data import to_grpo_example, to_sft_example
 from rlvr.hardware import BackendUnavailable, select_backend, select_generation
@@ -44,7 +43,7 @@ def test_sft_then_grpo_change_the_adapter_weights(tiny_model, tmp_path):
     )
     before = lora_weights(sft.model)
     summary = train_and_publish(
-        sft, tmp_path / "ck-sft", tmp_path / "sft", tmp_path / "sft.jsonl", {"stage": "sft"}
+        sft, tmp_path / "ck-sft", tmp_path / "sft", tmp_path / "sft.json", {"stage": "sft"}
     )
     assert summary["steps"] == 2 and (tmp_path / "sft" / "adapter_model.safetensors").is_file()
     assert changed(before, tmp_path / "sft", tiny_model), "SFT left every LoRA weight as it was"
@@ -71,9 +70,9 @@ def test_sft_then_grpo_change_the_adapter_weights(tiny_model, tmp_path):
         tmp_path / "ck-grpo",
     )
     train_and_publish(
-        grpo, tmp_path / "ck-grpo", tmp_path / "grpo", tmp_path / "grpo.jsonl", {"stage": "grpo"}
+        grpo, tmp_path / "ck-grpo", tmp_path / "grpo", tmp_path / "grpo.json", {"stage": "grpo"}
     )
-    log = [json.loads(line) for line in (tmp_path / "grpo.jsonl").read_text().splitlines()]
+    log = read_log(tmp_path / "grpo.json")
     assert [row["step"] for row in log] == [1, 2]
     assert {f"rewards/{name}/mean" for name in names} <= set(log[0])
     assert changed(before, tmp_path / "grpo", tiny_model), "GRPO left every LoRA weight as it was"
