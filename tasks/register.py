@@ -30,6 +30,9 @@ def trained_on(p: Params) -> str:
         h = data.hub
         rows = f", at most {h.max_rows} rows" if h.max_rows else ""
         return f"{h.path}@{h.revision or 'main'} ({h.split}{rows})"
+    if data.source == "reasoning_gym":
+        g = data.reasoning_gym
+        return f"{g.size} reasoning-gym problems ({', '.join(t.name for t in g.tasks)}; seed {g.seed})"
     return f"the local file {data.local.path}"
 
 
