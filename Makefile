@@ -29,8 +29,10 @@ demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	$(BIN)/rlvr report
 
+# Two workers, one thread each: most of a test's time is a stage process importing torch and friends,
+# which one core does alone; the tests on the session's reproduced project share one worker (conftest).
 test: setup
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --durations=15
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow

@@ -81,6 +81,8 @@ def main(
     records: dict[str, list[dict]] = {suite: [] for suite in problems}
     for name, adapter in models.items():
         model = load_model(base, dtype, adapter=adapter).to(device)
+        if adapter is not None:  # the adapter folded into the weights: the same model, decoded faster
+            model = model.merge_and_unload()
         for suite, suite_rows in problems.items():
             on, tag = ("", {}) if suite == HELDOUT else (f" on {suite}", {"suite": suite})
             completions, lengths = generate(

@@ -32,6 +32,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+# The tests on the session's reproduced project: under `pytest -n 2` (make test) one worker runs them all,
+# so the project is built once; the other tests are spread one by one over both workers.
+ON_THE_REPRODUCED_PROJECT = ("tests/test_flows.py", "tests/test_pipeline.py", "tests/test_tracking.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ReproducedOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ON_THE_REPRODUCED_PROJECT else nodeid
+
+    return ReproducedOnOneWorker(config, log)
+
+
 def project_env(project: Path) -> dict[str, str]:
     """The environment of a stage run in `project`: this venv first, offline, its own MLflow store."""
     bin_dir = str(Path(sys.executable).parent)

@@ -22,7 +22,13 @@ def test_two_processes_train_write_once_and_resume_after_a_kill(tiny_model, tmp_
         tmp_path,
         tiny_model,
         model={"name": str(tiny_model), "dtype": "float32"},
-        train={"max_steps": 4, "save_steps": 1, "max_completion_length": 24, "learning_rate": 0.01},
+        train={
+            "max_steps": 4,
+            "save_steps": 1,
+            "max_completion_length": 24,
+            "learning_rate": 0.01,
+            "rewards": {"match_format_approximately": 1.0},  # the reward that varies for a random model
+        },  # fmt: skip
         distributed={"num_processes": 2},
     )
     options = train_options(project)

@@ -273,7 +273,7 @@ def test_profiles_round_trip_params_yaml_byte_for_byte(tmp_path):
     assert "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" in text
     assert '  cron: "0 3 * * *"\n' in text and "  min_p: null               # e.g. 0.1" in text
     assert "  revision: 906bfd4b4dc7f14ee4320094d8b41684abff8539\n" in text
-    assert "  learning_rate: 0.000005\n" in text  # as written, not 5.0e-06
+    assert "  learning_rate: 0.000005     # LoRA" in text  # as written, not 5.0e-06; the comment kept
 
 
 def test_an_override_changes_one_value_and_nothing_else(tmp_path):
@@ -289,7 +289,7 @@ def test_an_override_changes_one_value_and_nothing_else(tmp_path):
         )
         if a != b
     ]
-    assert changed == [("    max_rows: null", "    max_rows: 500"), ("  max_steps: 10", "  max_steps: 3")]
+    assert changed == [("    max_rows: null", "    max_rows: 500"), ("  max_steps: 15", "  max_steps: 3")]
 
 
 @pytest.mark.parametrize("name", ["../params", "../../etc/passwd", "tiny/../tiny", "/tmp/x", "nope"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from rlvr.checkpoints import read_log
 from rlvr.config import load_params
 from rlvr.pipeline import paths
 from rlvr.sources import read_jsonl
@@ -48,7 +49,7 @@ def test_one_parent_run_with_a_child_per_stage_tracked_live(reproduced):
         assert "system/cpu_utilization_percentage" in run.data.metrics  # MLflow's own system metrics
     # per-step metrics were logged by the training process itself, step by step
     assert [m.step for m in client.get_metric_history(stages["sft"].info.run_id, "loss")] == [1, 2]
-    train_log = read_jsonl(paths(project)["train_log"])
+    train_log = read_log(paths(project)["train_log"])
     history = client.get_metric_history(stages["grpo"].info.run_id, "reward")
     assert [(m.step, m.value) for m in history] == [(row["step"], row["reward"]) for row in train_log]
     # the training runs started before the stages ended: they were written live, not afterwards
