@@ -1,7 +1,8 @@
 """The pipeline flow: one Prefect task per DVC stage, each run with `dvc repro --single-item`.
 
 DVC stays the one way a stage runs, so its cache is the only cache: a stage that is up to date is skipped
-by DVC and its task ends in a `Skipped` state. Stages run one at a time (DVC locks the repository), in
+and its task ends in a `Skipped` state (one `dvc status` finds the stages up to date before the run; once
+a stage has run, `dvc repro` decides for each stage after it). Stages run one at a time (DVC locks the repository), in
 the order of DVC's graph; the first failure fails the flow with the stage's own error text, and later
 stages do not run. The stages tag the MLflow run they log into with this flow run's id and URL.
 
@@ -24,7 +25,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.reports import publish_report
 from rlvr.config import load_params
-from rlvr.pipeline import stage_order
+from rlvr.pipeline import out_of_date, stage_order
 from rlvr.profiles import params_for_run
 from rlvr.runlock import pipeline_lock
 from rlvr.tracking import FLOW_RUN_ID_ENV, FLOW_RUN_URL_ENV
@@ -67,9 +68,13 @@ def stage_env() -> dict[str, str]:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False, task_run_name="{stage}")
-def run_stage(root: str, stage: str):
-    """`dvc repro --single-item <stage>`, its output streamed line by line into the task's logs."""
+def run_stage(root: str, stage: str, up_to_date: bool = False):
+    """`dvc repro --single-item <stage>`, its output streamed line by line into the task's logs; a stage
+    `dvc status` found up to date before anything ran (`up_to_date`) is skipped without that call."""
     logger = get_run_logger()
+    if up_to_date:
+        logger.info(f"Stage '{stage}' didn't change, skipping (dvc status)")
+        return Completed(name="Skipped", message=f"DVC: stage '{stage}' is up to date", data="skipped")
     process = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
         cwd=root,
@@ -110,13 +115,15 @@ def pipeline(
         logger.info(change.describe())
         schedule = load_params(project / "params.yaml").schedule
         outcome: dict[str, str] = {}
+        changed = out_of_date(project)  # until a stage runs: then DVC checks each stage after it
         for stage in stage_order(project):
             retries = schedule.network_retries if stage in NETWORK_STAGES else 0
             runner = run_stage.with_options(
                 retries=retries,
                 retry_delay_seconds=exponential_backoff(backoff_factor=schedule.retry_delay_s),
             )
-            outcome[stage] = runner(str(project), stage).result()  # the task returns its final state
+            up_to_date = stage not in changed and "ran" not in outcome.values()
+            outcome[stage] = runner(str(project), stage, up_to_date).result()  # the task's final state
             logger.info(f"stage {stage}: {outcome[stage]}")
         publish_report(project, outcome, change)
     return outcome

@@ -89,15 +89,21 @@ def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(reproduced, tmp
     assert run.data.tags["prefect.flow_run_url"].endswith(f"/runs/flow-run/{flow_run_id}")
     assert f"/#/experiments/{record['experiment_id']}/runs/{record['run_id']})" in report
 
+    # a second run, with an override that no stage reads, kept in params.yaml: nothing reruns
     project = in_project(copy_project(reproduced_project, tmp_path / "project"))
-    second = pipeline(root=str(project), return_state=True)
+    committed = (project / "params.yaml").read_text()
+    second = pipeline(
+        root=str(project), overrides=["schedule.cron='0 4 * * *'"], persist_overrides=True, return_state=True
+    )
     assert second.result() == {stage: "skipped" for stage in STAGES}
+    assert (project / "params.yaml").read_text() == committed.replace('"0 3 * * *"', '"0 4 * * *"')
     runs = task_runs(second.state_details.flow_run_id)
     assert {name: [r.state.name for r in rs] for name, rs in runs.items()} == {s: ["Skipped"] for s in STAGES}
     logs_have_dvc_output = any("didn't change, skipping" in line for line in _flow_logs(second))
     assert logs_have_dvc_output
     report = artifact("rlvr-report", second).data
     assert f"No retraining: every stage was up to date; showing run [{record['run_name']}](" in report
+    assert "kept in params.yaml: later runs, the scheduled ones included, use them too." in report
 
 
 def test_overrides_apply_to_one_run_unless_persisted(prefect_server, project_copy, in_project):
@@ -114,13 +120,6 @@ def test_overrides_apply_to_one_run_unless_persisted(prefect_server, project_cop
     record = json.loads(paths(project)["registry"].read_text())
     assert registry_client(project).get_run(record["run_id"]).data.params["registry.promote_margin"] == "0.01"
 
-    pipeline(root=str(project), overrides=["registry.promote_margin=0.02"], persist_overrides=True)
-    text = (project / "params.yaml").read_text()
-    assert text == committed.decode().replace("  promote_margin: 0.0\n", "  promote_margin: 0.02\n")
-    assert "kept in params.yaml: later runs, the scheduled ones included, use them too." in (
-        artifact("rlvr-report").data
-    )
-
 
 def _flow_logs(state) -> list[str]:
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
@@ -135,9 +134,12 @@ def _flow_logs(state) -> list[str]:
     return asyncio.run(read())
 
 
-def test_transient_fetch_failure_is_retried(prefect_server, project_copy, in_project):
+def test_fetch_is_retried_and_a_training_failure_fails_the_flow_with_its_error(
+    prefect_server, project_copy, in_project
+):
+    """One run where fetch fails once, as a dropped connection would (retried), and training fails (not
+    retried): the flow fails with the stage's own error, later stages do not run, earlier outputs stay."""
     project = in_project(project_copy)
-    # A fetch that fails once, as a dropped connection would, then works.
     (project / "flaky.py").write_text(
         "import pathlib, sys\n"
         "marker = pathlib.Path('.fetch-failed-once')\n"
@@ -151,22 +153,16 @@ def test_transient_fetch_failure_is_retried(prefect_server, project_copy, in_pro
             "cmd: python -m tasks.fetch", "cmd: python flaky.py && python -m tasks.fetch"
         )
     )
-    state = pipeline(root=str(project), return_state=True)
-    assert state.is_completed()
-    assert state.result()["fetch"] == "ran" and state.result()["train@grpo"] == "skipped"
-    fetch = task_runs(state.state_details.flow_run_id)["fetch"][0]
-    assert fetch.run_count == 2
-
-
-def test_training_failure_fails_the_flow_with_the_stage_error(prefect_server, project_copy, in_project):
-    project = in_project(project_copy)
     files = paths(project)
     before = {name: hash_path(files[name]) for name in ("raw", "prepared", "base", "sft", "grpo", "metrics")}
+    committed = (project / "params.yaml").read_bytes()
     # A valid name (params refuse unknown ones) that transformers refuses without an eval strategy
     plateau = "reduce_lr_on_plateau"
     state = pipeline(root=str(project), overrides=[f"train.lr_scheduler_type={plateau}"], return_state=True)
     assert state.is_failed()
     runs = task_runs(state.state_details.flow_run_id)
+    assert runs["fetch"][0].state.is_completed() and runs["fetch"][0].run_count == 2
+    assert runs["prepare"][0].state.name == "Skipped"  # fetch wrote the same snapshot again
     train = runs["train@grpo"][0]
     assert train.state.is_failed() and train.run_count == 1  # no retries on training
     assert f"lr_scheduler_type {plateau} requires an eval strategy" in train.state.message
@@ -175,7 +171,7 @@ def test_training_failure_fails_the_flow_with_the_stage_error(prefect_server, pr
         k: v for k, v in before.items() if k not in ("grpo",)
     }
     # the override was for this run only: params.yaml is as it was, byte for byte
-    assert (project / "params.yaml").read_text() == (project_copy / "params.yaml").read_text()
+    assert (project / "params.yaml").read_bytes() == committed
     assert load_params(project / "params.yaml").train.lr_scheduler_type == "constant"
     assert len(registry_client(project).search_model_versions("name='rlvr-math'")) == 1
 

@@ -212,7 +212,7 @@ def held(lock: Path) -> bool:
 def test_params_cannot_change_under_a_running_stage(project_copy):
     """With a real `dvc repro` running a stage: `rlvr use-profile` is refused and changes nothing; an
     editor's change (no lock) fails the stage, so dvc.lock never records params the stage did not use."""
-    apply_overrides(project_copy, ["sft.max_steps=400"])  # a stage that lasts while the test acts
+    apply_overrides(project_copy, ["sft.max_steps=250"])  # a stage that lasts while the test acts
     params = project_copy / "params.yaml"
     locked_before = (project_copy / "dvc.lock").read_bytes()
     repro = subprocess.Popen(
