@@ -55,7 +55,7 @@ class LocalSource(Section):
 class BuiltinSource(Section):
     """The built-in, seeded problem generator."""
 
-    count: int = Field(default=900, gt=0)
+    count: int = Field(default=600, gt=0)
     seed: int = 0
     levels: list[Literal[LEVELS]] = Field(default=[1], min_length=1)  # 1 (easiest) .. 3
     kinds: list[Literal[KINDS]] = Field(default=["arithmetic"], min_length=1)
@@ -112,7 +112,7 @@ class DataParams(Section):
 
 
 class PrepareParams(Section):
-    heldout_fraction: float = Field(default=0.34, gt=0, lt=1)
+    heldout_fraction: float = Field(default=0.25, gt=0, lt=1)
     salt: str = "rlvr-heldout-v1"
     max_prompt_tokens: int = Field(default=256, gt=0)
 
@@ -156,7 +156,7 @@ class TrainParams(Section):
     base_arm: bool = False  # also train GRPO from the base model (RFT without SFT), to compare
     steps_per_generation: int = Field(default=1, gt=0)  # optimizer steps sharing one generation round
     gradient_checkpointing: bool = False
-    max_steps: int = Field(default=15, gt=0)
+    max_steps: int = Field(default=12, gt=0)
     learning_rate: float = Field(default=5e-5, gt=0)
     batch_size: int = Field(default=16, gt=0)
     num_generations: int = Field(default=4, ge=2)
@@ -228,7 +228,7 @@ HELDOUT = "heldout"
 
 
 class EvaluateParams(Section):
-    max_problems: int = Field(default=300, gt=0)
+    max_problems: int = Field(default=200, gt=0)
     seed: int = 0  # of the paired bootstrap's resampling
     max_new_tokens: int = Field(default=48, gt=0)
     batch_size: int = Field(default=32, gt=0)

@@ -289,7 +289,7 @@ def test_an_override_changes_one_value_and_nothing_else(tmp_path):
         )
         if a != b
     ]
-    assert changed == [("    max_rows: null", "    max_rows: 500"), ("  max_steps: 15", "  max_steps: 3")]
+    assert changed == [("    max_rows: null", "    max_rows: 500"), ("  max_steps: 12", "  max_steps: 3")]
 
 
 @pytest.mark.parametrize("name", ["../params", "../../etc/passwd", "tiny/../tiny", "/tmp/x", "nope"])
