@@ -2,9 +2,10 @@
 
 DVC stays the one way a stage runs, so its cache is the only cache: a stage that is up to date is skipped
 and its task ends in a `Skipped` state (one `dvc status` finds the stages up to date before the run; once
-a stage has run, `dvc repro` decides for each stage after it). Stages run one at a time (DVC locks the repository), in
-the order of DVC's graph; the first failure fails the flow with the stage's own error text, and later
-stages do not run. The stages tag the MLflow run they log into with this flow run's id and URL.
+a stage has run, `dvc repro` decides for each stage after it). Stages run one at a time (DVC locks the
+repository), in the order of DVC's graph; the first failure fails the flow with the stage's own error
+text, and later stages do not run. The stages tag the MLflow run they log into with this flow run's id
+and URL.
 
 A profile and overrides given to the flow are written into params.yaml for the run; unless
 `persist_overrides`, the file is restored when the run ends, and the report says which applied.

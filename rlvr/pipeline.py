@@ -37,4 +37,6 @@ def out_of_date(root: Path = Path(".")) -> set[str]:
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
-        return set(repo.status())
+        # DVC names them relative to the working directory (`../project/dvc.yaml:train@grpo`) when it
+        # is not the project's root
+        return {address.rsplit(":", 1)[-1] for address in repo.status()}

@@ -42,8 +42,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class ReproducedOnOneWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module in ON_THE_REPRODUCED_PROJECT else nodeid
+            return "reproduced" if nodeid.split("::", 1)[0] in ON_THE_REPRODUCED_PROJECT else nodeid
 
     return ReproducedOnOneWorker(config, log)
 
