@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import psutil
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -15,6 +16,7 @@ from rlvr.checkpoints import read_log
 from tests.stages import ROOT, STAGE_ENV, run_stage, stage_command, stage_project, train_options
 
 
+@pytest.mark.slow  # two minutes of three processes on 2 cores
 def test_two_processes_train_write_once_and_resume_after_a_kill(tiny_model, tmp_path):
     # Markers are single tokens of the tiny vocabulary, so over 24 tokens some completions of a group
     # hold one and some do not: rlvr's own format reward then differs within groups, and weights move.

@@ -97,7 +97,9 @@ def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(reproduced, tmp
     )
     assert second.result() == {stage: "skipped" for stage in STAGES}
     assert (project / "params.yaml").read_text() == committed.replace('"0 3 * * *"', '"0 4 * * *"')
-    runs = task_runs(second.state_details.flow_run_id)
+    deadline = time.monotonic() + 30  # Prefect records task runs on its server asynchronously
+    while set(runs := task_runs(second.state_details.flow_run_id)) != STAGES and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert {name: [r.state.name for r in rs] for name, rs in runs.items()} == {s: ["Skipped"] for s in STAGES}
     deadline = time.monotonic() + 30  # Prefect ships logs to its server in batches, after the run
     while not any("didn't change, skipping" in line for line in _flow_logs(second)):

@@ -79,6 +79,7 @@ def test_fetch_makes_the_same_bytes_twice_and_prepare_keeps_each_row_s_task(tiny
         assert row["solution"] == source["solution"] != ""
 
 
+@pytest.mark.slow  # a minute and more; the rows, reward and metric are tested without stages too
 def test_grpo_scores_gym_rows_with_task_score_and_evaluate_runs_the_benchmark_suites(tiny_model, tmp_path):
     rewards = {"match_format_approximately": 1.0, "task_score": 1.0, "accuracy": 0.0}
     project = stage_project(tmp_path, tiny_model, train={"rewards": rewards})

@@ -44,9 +44,10 @@ def test_one_parent_run_with_a_child_per_stage_tracked_live(reproduced):
 
     stages = children(client, parent.info.run_id)
     assert set(stages) == {"sft", "grpo", "grpo_from_base", "evaluate"}
-    for run in stages.values():
+    for name, run in stages.items():
         assert run.info.status == "FINISHED"
-        assert "system/cpu_utilization_percentage" in run.data.metrics  # MLflow's own system metrics
+        if name != "grpo_from_base":  # the arm is off in the tiny profile: its stage ends at once
+            assert "system/cpu_utilization_percentage" in run.data.metrics  # MLflow's own system metrics
     # per-step metrics were logged by the training process itself, step by step
     assert [m.step for m in client.get_metric_history(stages["sft"].info.run_id, "loss")] == [1, 2]
     train_log = read_log(paths(project)["train_log"])
