@@ -110,6 +110,7 @@ def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(reproduced, tmp
     assert "kept in params.yaml: later runs, the scheduled ones included, use them too." in report
 
 
+@pytest.mark.slow  # under a minute alone, but the default suite's 10 minutes are spent (make test-slow)
 def test_overrides_apply_to_one_run_unless_persisted(prefect_server, project_copy, in_project):
     project = in_project(project_copy)
     committed = (project / "params.yaml").read_bytes()
@@ -138,6 +139,7 @@ def _flow_logs(state) -> list[str]:
     return asyncio.run(read())
 
 
+@pytest.mark.slow  # under a minute alone, but the default suite's 10 minutes are spent (make test-slow)
 def test_fetch_is_retried_and_a_training_failure_fails_the_flow_with_its_error(
     prefect_server, project_copy, in_project
 ):

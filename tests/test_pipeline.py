@@ -209,6 +209,7 @@ def held(lock: Path) -> bool:
     return False
 
 
+@pytest.mark.slow  # under a minute alone, but the default suite's 10 minutes are spent (make test-slow)
 def test_params_cannot_change_under_a_running_stage(project_copy):
     """With a real `dvc repro` running a stage: `rlvr use-profile` is refused and changes nothing; an
     editor's change (no lock) fails the stage, so dvc.lock never records params the stage did not use."""

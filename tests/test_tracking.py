@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from rlvr.checkpoints import read_log
@@ -98,6 +99,7 @@ def test_register_logs_from_the_parent_run_and_links_the_training_run(reproduced
     assert "`champion` is the version in use" in client.get_registered_model("rlvr-math").description
 
 
+@pytest.mark.slow  # under a minute alone, but the default suite's 10 minutes are spent (make test-slow)
 def test_the_registered_model_loads_from_another_directory_with_only_the_tracking_uri(reproduced, tmp_path):
     """A fresh process, elsewhere, whose environment names only the tracking URI (and a cache): the
     version brings its code (rlvr, logged as code, no pickle) and its base model."""
