@@ -135,24 +135,12 @@ def test_transformers_and_prefect_names_are_the_libraries_own():
 
 def test_a_bad_param_stops_any_stage_in_one_line(tmp_path):
     import subprocess
-    import sys
 
-    from tests.conftest import ROOT
+    from tests.stages import ROOT, stage_command
 
     (tmp_path / "params.yaml").write_text("train:\n  optim: adam\n")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tasks.fetch",
-            "--out",
-            str(tmp_path / "raw.jsonl"),
-            "--params",
-            str(tmp_path / "params.yaml"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+        stage_command(tmp_path, "fetch", out=tmp_path / "raw.jsonl"), cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 1
     assert result.stderr.startswith(

@@ -205,11 +205,10 @@ def test_fetch_stage_reads_a_hub_dataset_named_in_params(tmp_path):
     """The fetch stage's command line, with `data.source: hub` pointing at OpenR1's layout on disk."""
     import os
     import subprocess
-    import sys
 
     import yaml
 
-    from tests.conftest import ROOT
+    from tests.stages import ROOT, stage_command
 
     hub = hub_repo(tmp_path / "openr1")
     params = {"data": {"source": "hub", "hub": {"path": str(hub), "config": "default", "max_rows": 3}}}
@@ -217,7 +216,7 @@ def test_fetch_stage_reads_a_hub_dataset_named_in_params(tmp_path):
     out = tmp_path / "raw.jsonl"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     result = subprocess.run(
-        [sys.executable, "-m", "tasks.fetch", "--out", str(out), "--params", str(tmp_path / "params.yaml")],
+        stage_command(tmp_path, "fetch", out=out),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -233,11 +232,10 @@ def test_fetch_stage_reads_a_hub_dataset_named_in_params(tmp_path):
 def test_fetch_stage_reads_local_files_with_their_own_column_names(tmp_path):
     """Without the mapping the stage fails with one line naming the columns; with it, every row comes."""
     import subprocess
-    import sys
 
     import yaml
 
-    from tests.conftest import ROOT
+    from tests.stages import ROOT, stage_command
 
     table = pa.table(
         {
@@ -251,15 +249,8 @@ def test_fetch_stage_reads_local_files_with_their_own_column_names(tmp_path):
     def fetch(local: dict) -> subprocess.CompletedProcess:
         params = {"data": {"source": "local", "local": {"path": str(tmp_path / "rows.parquet"), **local}}}
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-        command = [
-            "-m",
-            "tasks.fetch",
-            "--out",
-            str(tmp_path / "raw.jsonl"),
-            "--params",
-            str(tmp_path / "params.yaml"),
-        ]
-        return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True)
+        command = stage_command(tmp_path, "fetch", out=tmp_path / "raw.jsonl")
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
 
     refused = fetch({})
     assert refused.returncode == 1
