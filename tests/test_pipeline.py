@@ -155,7 +155,7 @@ def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_k
     `dvc repro` again resumes from the last complete checkpoint."""
     files = paths(project_copy)
     sft_before = hash_path(files["sft"])
-    # (the base arm off whatever the profile says: it would train 8 steps more, and its resume is the same code)
+    # (the base arm off whatever the profile says: it would train 8 steps more; its resume is the same)
     apply_overrides(project_copy, ["train.max_steps=8", "train.save_steps=1", "train.base_arm=false"])
     process = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro"],
