@@ -7,15 +7,17 @@ so `reward(["..."], answer=["42"])` works outside the trainer too. TRL names a r
 `reward.__name__`, hence the class attribute. Scores and weights are documented in docs/rewards.md.
 
 Model text only ever reaches math-verify's own parser (never `eval` or `sympify`), and only after a
-length cap. math-verify bounds its work with `signal.alarm`, which Python allows only on the main
-thread of a process; a reward called from another thread hands that work to a helper process, whose
-main thread can keep the same timeouts.
+length cap. Its work is bounded by `rlvr.deadline` (math-verify's own single-alarm timeouts are off:
+an exception that lands in a garbage-collection callback is dropped, and the work runs on). Signal
+timers work only on the main thread of a process; a reward called from another thread hands that
+work to a helper process, whose main thread keeps the same limits.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import multiprocessing
 import re
@@ -28,6 +30,7 @@ from typing import TypeVar
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 from rlvr import gym_tasks
+from rlvr.deadline import OutOfTime, within
 from rlvr.errors import RlvrError
 from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 from rlvr.prompts import Markers
@@ -47,13 +50,24 @@ ACCURATE = 2.0
 NO_SCORE = 0.0
 
 # Limits on the symbolic check: longer texts are not parsed (a gold is then unverifiable, a guess
-# wrong), and math-verify stops a parse or a comparison after these many (whole) seconds.
+# wrong); reading a gold stops after GOLD_LIMIT_S (the gold is then unverifiable), and reading and
+# comparing a guess after GUESS_LIMIT_S (the guess is then wrong).
 MAX_VERIFIED_CHARS = 300
-PARSE_TIMEOUT_S = 1
-VERIFY_TIMEOUT_S = 2
+GOLD_LIMIT_S = 1.0
+GUESS_LIMIT_S = 3.0
 
 DEFAULT_MARKERS = Markers()
 _EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
+
+
+def _not_the_timeouts_off_warning(record: logging.LogRecord) -> bool:
+    """math-verify warns once that, with its timeouts off, the caller must bound the work: `within` does."""
+    return not record.getMessage().startswith("Timeout is disabled")
+
+
+for _module in ("grader", "parser"):
+    logging.getLogger(f"math_verify.{_module}").addFilter(_not_the_timeouts_off_warning)
+
 # How answer texts are handed to math-verify (`_reading`, `_is_prose`).
 _MATH_DELIMITERS = re.compile(r"\$|\\\(|\\\[|\\boxed")
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})?")
@@ -322,8 +336,15 @@ def _accuracy(guess: str | None, gold: str) -> float | None:
         return None
     if guess is None or len(guess) > MAX_VERIFIED_CHARS:
         return NO_SCORE
-    equivalent = verify(list(gold_parsed), _reading(guess), timeout_seconds=VERIFY_TIMEOUT_S)
+    try:
+        equivalent = within(GUESS_LIMIT_S, _equivalent, gold_parsed, guess)
+    except OutOfTime:
+        return NO_SCORE
     return ACCURATE if equivalent else NO_SCORE
+
+
+def _equivalent(gold_parsed: tuple[object, ...], guess: str) -> bool:
+    return verify(list(gold_parsed), _reading(guess), timeout_seconds=None)
 
 
 def _gold_is_verifiable(answer: str) -> bool:
@@ -338,7 +359,10 @@ def _parsed_gold(gold: str) -> tuple[object, ...]:
     the number of `5 apples`. Cached: every completion of a group is checked against the same gold."""
     if len(gold) > MAX_VERIFIED_CHARS or (not _MATH_DELIMITERS.search(gold) and _is_prose(gold)):
         return ()
-    parsed = _reading(gold)
+    try:
+        parsed = within(GOLD_LIMIT_S, _reading, gold)
+    except OutOfTime:
+        return ()
     if all(isinstance(item, str) for item in parsed):  # nothing but the raw-text fallback
         return ()
     return tuple(parsed)
@@ -356,12 +380,12 @@ def _reading(text: str) -> list:
     of `1 000` and the comma of `1000,99` separate numbers.
     """
     if _MATH_DELIMITERS.search(text) or _is_prose(text):
-        return parse(text, extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+        return parse(text, extraction_config=_EXTRACTION, parsing_timeout=None)
     if _PLAIN_NUMBER.fullmatch(text):
-        plain = parse(text, extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+        plain = parse(text, extraction_config=_EXTRACTION, parsing_timeout=None)
         if plain and _digits(plain[-1]) == _digits(text):
             return plain
-    return parse(f"${text}$", extraction_config=_EXTRACTION, parsing_timeout=PARSE_TIMEOUT_S)
+    return parse(f"${text}$", extraction_config=_EXTRACTION, parsing_timeout=None)
 
 
 def _is_prose(text: str) -> bool:

@@ -17,16 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rlvr.deadline import RETRY_S
 from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 from rlvr.prompts import Markers
-from rlvr.rewards import PARSE_TIMEOUT_S, REWARDS, VERIFY_TIMEOUT_S, Accuracy
+from rlvr.rewards import GOLD_LIMIT_S, GUESS_LIMIT_S, REWARDS, Accuracy
 
 M = Markers()
 BOUND_S = 2.0  # per call, for every reward but the symbolic one
-# The symbolic check is bounded by math-verify's timeouts instead: its worst case for one completion
-# parses the gold and the guess and compares them, each until cut off. Random math text meets that
-# case now and then (`10101010!`, a factorial), so `accuracy` gets this much per completion.
-TIMED_OUT_BOUND_S = 2 * PARSE_TIMEOUT_S + VERIFY_TIMEOUT_S + 1.0
+# The symbolic check is bounded by its time limits instead: its worst case for one completion reads
+# the gold, then reads the guess and compares, each until cut off. Random math text meets that case
+# now and then (`10101010!`, a factorial), so `accuracy` gets this much per completion.
+TIMED_OUT_BOUND_S = GOLD_LIMIT_S + GUESS_LIMIT_S + 2 * RETRY_S + 1.0
 
 # Were any text executed, this file would appear.
 SENTINEL = Path(tempfile.gettempdir()) / f"rlvr-hardening-{os.getpid()}"
@@ -151,13 +152,13 @@ def test_parsing_survives(text):
     ],
 )
 def test_accuracy_stops_expensive_guesses(guess):
-    """Short texts that keep sympy busy for minutes: math-verify's timeouts must cut them off."""
+    """Short texts that keep sympy busy for minutes: the time limit must cut them off."""
     scores = scored_within(Accuracy(), [(f"<SOLUTION>{guess}</SOLUTION>", "42")], TIMED_OUT_BOUND_S)
     assert scores == [0.0]
 
 
 def test_accuracy_stops_expensive_guesses_off_the_main_thread():
-    """Off the main thread the timeouts run in the helper process (its start-up counts too)."""
+    """Off the main thread the limits hold in the helper process (its start-up counts too)."""
     batch = [("<SOLUTION>9^{9^{9^{9}}}</SOLUTION>", "42"), ("<SOLUTION>42</SOLUTION>", "42")]
     with ThreadPoolExecutor(max_workers=1) as pool:
         scores = pool.submit(scored_within, Accuracy(), batch, 2 * TIMED_OUT_BOUND_S + 5.0).result()
