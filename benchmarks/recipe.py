@@ -9,8 +9,6 @@ their paired comparison (bootstrap 95% interval, McNemar p). Each run appends on
 docs/benchmarks.md can tabulate every setting tried. `--eval-every N` also evaluates every N steps (the
 curve of held-out accuracy against steps and minutes). `--steps 0 --sft-steps N` trains SFT alone for N
 steps and compares it with the default SFT on the same problems (SFT given GRPO's extra time).
-`--levels 1,2 --curriculum T` trains with `train.curriculum` (one level at a time, the next once the
-accuracy reward's rolling mean reaches T); compare it with the same run without, on the same problems.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from pathlib import Path
 import typer
 
 from benchmarks.common import embedded_model
-from rlvr.checkpoints import read_log, train_and_publish
+from rlvr.checkpoints import train_and_publish
 from rlvr.config import LoraParams, SftParams, TrainParams
 from rlvr.data import problem_id, to_grpo_example, to_sft_example
 from rlvr.evaluation import score_completions, summarise
@@ -95,10 +93,6 @@ def main(
     label: str = typer.Option(""),
     prefill: bool = typer.Option(False, help="format.prefill_reasoning: the prompt opens the reasoning."),
     sft_steps: int = typer.Option(SftParams().max_steps, help="SFT steps (more: SFT given GRPO's time)."),
-    curriculum: float = typer.Option(
-        0.0, help="> 0: train.curriculum on accuracy with this threshold (one level of --levels at a time)."
-    ),
-    curriculum_window: int = typer.Option(3),
 ) -> None:
     base = embedded_model()
     markers = PREFILLED if prefill else MARKERS
@@ -126,8 +120,6 @@ def main(
         max_steps=steps, learning_rate=lr, batch_size=prompts * group, num_generations=group,
         max_completion_length=tokens, temperature=temperature, loss_type=loss_type,
         scale_rewards=scale_rewards, save_steps=max(1, eval_every or steps),
-        rewards=dict.fromkeys(names, 1.0),
-        curriculum={"threshold": curriculum, "window": curriculum_window} if curriculum else None,
     )  # fmt: skip
     model, tokenizer, peft_config = load_trainable(base, "float32", LoraParams(), origin, "trl", 512)
     tokenizer = prefill_template(tokenizer, markers)
@@ -135,7 +127,6 @@ def main(
     trainer = build_grpo_trainer(
         model, tokenizer, peft_config, [to_grpo_example(r, markers) for r in train_rows],
         build_rewards(names, markers), reward_weights, params, "float32", "trl", "generate", 256, work / "ck",
-        [r["level"] for r in train_rows],
     )  # fmt: skip
     run = work / f"run-{time.strftime('%H%M%S')}"
     started = time.perf_counter()
@@ -160,9 +151,7 @@ def main(
         "label": label, "start": start, "steps": steps, "lr": lr, "prompts": prompts, "group": group,
         "tokens": tokens, "temperature": temperature, "loss_type": loss_type, "scale_rewards": scale_rewards,
         "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds, "prefill": prefill,
-        "sft_steps": sft_steps, "curriculum": curriculum, "curriculum_window": curriculum_window,
-        "levels_trained": [row.get("curriculum/level") for row in read_log(run.with_suffix(".json"))],
-        "train_s": manifest["train_runtime_s"], "curve": curve,
+        "sft_steps": sft_steps, "train_s": manifest["train_runtime_s"], "curve": curve,
         **record(before, after, steps, manifest["train_runtime_s"]),
         "correct": [s["correct"] for s in after],
     }  # fmt: skip

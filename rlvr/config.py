@@ -147,15 +147,6 @@ class SftParams(Section):
     seed: int = 0
 
 
-class CurriculumParams(Section):
-    """Rising levels of the training problems (rlvr.curriculum): the next level once `reward`'s mean over
-    the last `window` steps at a level reaches `threshold` (in the reward's own units)."""
-
-    reward: str = "accuracy"
-    threshold: float
-    window: int = Field(default=3, gt=0)
-
-
 class TrainParams(Section):
     """GRPO. Cost grows with batch_size x max_completion_length: budget tokens, not steps."""
 
@@ -197,8 +188,6 @@ class TrainParams(Section):
         min_length=1,
     )
 
-    curriculum: CurriculumParams | None = None  # null: the problems of every level, mixed
-
     @field_validator("lr_scheduler_type")
     @classmethod
     def _a_transformers_scheduler(cls, name: str) -> str:
@@ -208,15 +197,6 @@ class TrainParams(Section):
     @classmethod
     def _a_transformers_optimizer(cls, name: str) -> str:
         return _one_of(name, _transformers_names("training_args", "OptimizerNames"))
-
-    @model_validator(mode="after")
-    def _curriculum_on_a_reward_in_use(self) -> TrainParams:
-        if self.curriculum and self.curriculum.reward not in self.rewards:
-            raise ValueError(
-                f"train.curriculum.reward: {self.curriculum.reward!r} is not among train.rewards "
-                f"({', '.join(self.rewards)}); name one of them (a weight of 0 keeps it in the logs)"
-            )
-        return self
 
     @model_validator(mode="after")
     def _whole_groups(self) -> TrainParams:

@@ -1,6 +1,6 @@
 """Graded math problems with exact answers and short worked solutions, made offline from a seed.
 
-They give the pipeline data that needs no download, and a curriculum a small model can climb: level 1 is
+They give the pipeline data that needs no download, in difficulty levels for a small model: level 1 is
 one short step ("What is 47 + 38?" / "47 + 38 = 85"), levels 2 and 3 add steps and bigger numbers. Every
 row has Open R1 Math's columns (`problem`, `answer`, `solution`) plus `problem_type` (the kind) and
 `level`. Answers are strings: an integer, or a reduced fraction such as "3/4" (`str(Fraction)`).

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.config import SftParams, TrainParams
-from rlvr.curriculum import Curriculum, LevelSampler
 from rlvr.generation import paged_cache
 from rlvr.hardware import cuda_available
 
@@ -113,11 +112,9 @@ def build_grpo_trainer(
     generation: str,
     max_prompt_tokens: int,
     checkpoints: Path,
-    levels: Sequence[int] | None = None,
 ):
     """GRPO on `examples`. `generation` is already resolved (`hardware.select_generation`); one round of
-    generation serves `params.steps_per_generation` optimizer steps. With `params.curriculum`, `levels`
-    holds each example's level."""
+    generation serves `params.steps_per_generation` optimizer steps."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -148,11 +145,6 @@ def build_grpo_trainer(
         ),
     )
     trainer_class = merged_sampling(GRPOTrainer) if generation == "merged" else GRPOTrainer
-    callbacks = []
-    if params.curriculum:
-        curriculum = Curriculum(levels, params.curriculum.threshold, params.curriculum.window)
-        trainer_class = by_level(trainer_class, curriculum, levels)
-        callbacks.append(climbing(curriculum, params.curriculum.reward))
     return trainer_class(
         model=model,
         args=args,
@@ -160,38 +152,4 @@ def build_grpo_trainer(
         train_dataset=Dataset.from_list(list(examples)),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=callbacks,
     )
-
-
-def by_level(GRPOTrainer, curriculum: Curriculum, levels: Sequence[int]):
-    """`GRPOTrainer` drawing each generation round's prompts from the curriculum's current level."""
-
-    class CurriculumGRPOTrainer(GRPOTrainer):
-        def _get_train_sampler(self, dataset=None):
-            return LevelSampler(
-                levels,
-                curriculum,
-                prompts=self.args.generation_batch_size // self.num_generations,
-                group=self.num_generations,
-                repeat=self.num_iterations * self.args.steps_per_generation,
-                seed=self.args.seed,
-            )
-
-    return CurriculumGRPOTrainer
-
-
-def climbing(curriculum: Curriculum, reward: str):
-    """A callback that feeds each step's mean `reward` to the curriculum and logs the level it sets
-    (`curriculum/level`, in the step's log line and in the trainer's history)."""
-    from transformers import TrainerCallback
-
-    class Climb(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            mean = (logs or {}).get(f"rewards/{reward}/mean")
-            if mean is not None:
-                logs["curriculum/level"] = state.log_history[-1]["curriculum/level"] = curriculum.observe(
-                    mean
-                )
-
-    return Climb()

@@ -56,14 +56,7 @@ def main(
     generation = select_generation(t.generation, backend)
     dtype = resolve_dtype(p.model.dtype)
     train_file = data / "train.jsonl"
-    rows = read_jsonl(train_file)
-    examples = [to_grpo_example(row, p.format) for row in rows]
-    levels = [row.get("level") for row in rows]
-    if t.curriculum and (None in levels or len(set(levels)) < 2):
-        raise RlvrError(
-            "train.curriculum needs training problems of two levels or more: the built-in problems with "
-            "data.builtin.levels such as [1, 2, 3]; set train.curriculum: null for other data"
-        )
+    examples = [to_grpo_example(row, p.format) for row in read_jsonl(train_file)]
     adapter = sft if start == "sft" and has_adapter(sft) else None
     run_id = fingerprint(
         arm,
@@ -102,7 +95,6 @@ def main(
         generation,
         p.prepare.max_prompt_tokens,
         checkpoints / f"{arm}-{run_id}",
-        levels,
     )
     tokens = t.batch_size * t.gradient_accumulation_steps * t.max_completion_length
     origin = "the SFT adapter" if adapter else "the base model"

@@ -64,11 +64,6 @@ from rlvr.config import Params, ParamsError, load_params, parse_params
         ({"schedule": {"cron": "0 3 * *"}}, "'schedule.cron': Value error, Prefect cannot read this cron"),
         ({"schedule": {"timezone": "Mars/Olympus"}}, "'schedule.timezone': Value error, unknown time zone"),
         ({"data": {"local": {"columns": {"question": "q"}}}}, "unknown key 'data.local.columns.question'"),
-        (
-            {"train": {"curriculum": {"reward": "task_score", "threshold": 1.0}}},
-            "train.curriculum.reward: 'task_score' is not among train.rewards (match_format_exactly,",
-        ),
-        ({"train": {"curriculum": {"reward": "accuracy"}}}, "'train.curriculum.threshold': Field required"),
     ],
 )
 def test_bad_params_name_the_key_and_the_allowed_values(raw, message):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -109,77 +108,3 @@ def test_auto_generation_is_plain_generate_without_a_gpu():
         select_generation("vllm", "trl")
     with pytest.raises(BackendUnavailable, match="TRL\\+PEFT engine"):
         select_generation("continuous_batching", "unsloth")
-
-
-class LevelSeen:
-    """A reward that pays 2.0 for every completion (so the curriculum climbs at every step) and notes the
-    level of each step's problems."""
-
-    __name__ = "level_seen"
-
-    def __init__(self, level_of: dict[str, int]):
-        self.level_of = level_of
-        self.steps: list[set[int]] = []
-
-    def __call__(self, completions, problem, **columns):
-        self.steps.append({self.level_of[p] for p in problem})
-        return [2.0] * len(completions)
-
-
-def test_curriculum_climbs_a_level_per_step_when_the_reward_says_so(tiny_model, tmp_path):
-    rows = generate(36, seed=3, levels=[1, 2, 3])
-    seen = LevelSeen({row["problem"]: row["level"] for row in rows})
-    model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
-    params = TrainParams(
-        max_steps=4,
-        batch_size=4,
-        num_generations=2,
-        max_completion_length=4,
-        rewards={"level_seen": 1.0},
-        curriculum={"reward": "level_seen", "threshold": 2.0, "window": 1},
-    )
-    grpo = build_grpo_trainer(
-        model,
-        tokenizer,
-        peft_config,
-        [to_grpo_example(r, Markers()) for r in rows],
-        [seen],
-        [1.0],
-        params,
-        "float32",
-        "trl",
-        "generate",
-        256,
-        tmp_path / "ck",
-        [row["level"] for row in rows],
-    )
-    train_and_publish(grpo, tmp_path / "ck", tmp_path / "grpo", tmp_path / "grpo.json", {})
-    assert [row["curriculum/level"] for row in read_log(tmp_path / "grpo.json")] == [2, 3, 3, 3]
-    # The data loader draws a round ahead of training, so a new level shows one step after it is set.
-    assert seen.steps == [{1}, {1}, {2}, {3}]
-
-
-def test_a_curriculum_on_problems_of_one_level_stops_the_train_stage_before_loading_a_model(tmp_path):
-    from rlvr.errors import RlvrError
-    from tasks.train import main
-
-    (tmp_path / "params.yaml").write_text(
-        "train: {curriculum: {reward: accuracy, threshold: 1.0}}\ndata: {builtin: {levels: [1]}}\n"
-    )
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "train.jsonl").write_text(
-        "".join(json.dumps(row) + "\n" for row in generate(8, seed=0, levels=[1]))
-    )
-    with pytest.raises(RlvrError, match=r"^train.curriculum needs training problems of two levels or more"):
-        main(
-            arm="grpo",
-            start="sft",
-            data=tmp_path / "data",
-            base=tmp_path / "no-model",
-            sft=tmp_path / "no-sft",
-            out=tmp_path / "out",
-            log=tmp_path / "log.json",
-            checkpoints=tmp_path / "ck",
-            params=tmp_path / "params.yaml",
-        )
-    assert not (tmp_path / "out").exists()
