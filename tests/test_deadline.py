@@ -18,10 +18,11 @@ class Garbage:
 def swallows_the_first_alarm(run_s: float) -> str:
     """Spend the limit inside a weakref callback, where Python drops any exception ("Exception
     ignored in"), then go on working: the case that let a 2 s check run 11.6 s under math-verify."""
-    first = [True]
+    slept = []
 
     def on_collected(ref: weakref.ref) -> None:
-        if first.pop() if first else False:
+        if not slept:
+            slept.append(True)
             time.sleep(0.5)
 
     started = time.perf_counter()
