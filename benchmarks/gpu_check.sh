@@ -2,8 +2,10 @@
 # The project's GPU checks in one run, as done on a lent GPU machine that has torch, transformers, peft and
 # accelerate but no network: installs the wheels staged in /root/stage (trl, datasets, unsloth, math-verify,
 # pydantic, ...; see ../shared/gpu/README.md), converts the embedded GGUF model with rlvr's own code, runs
-# the `gpu` tests, then benchmarks.grpo_gpu. Everything it prints also lands in $OUT (default gpu-results/).
+# the `gpu` tests (in parallel when pytest-xdist is staged too), then benchmarks.grpo_gpu. Everything it
+# prints also lands in $OUT (default gpu-results/).
 #   bash benchmarks/gpu_check.sh            (from the project root)
+#   TEST_TIMEOUT=200 BENCH_BUDGET=270 bash benchmarks/gpu_check.sh   (seconds for each part)
 set -uo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out"
@@ -25,8 +27,9 @@ python3 -c "from pathlib import Path; from rlvr.models import convert_gguf
 convert_gguf(Path('/root/stage/smol.gguf'), Path('/root/smol-hf'), 'bfloat16')" >> "$out/steps.log" 2>&1
 
 step "tests/test_gpu.py"
-timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -m gpu tests/test_gpu.py -v -p no:cacheprovider -rA \
-  ${TEST_K:+-k "$TEST_K"} > "$out/test_gpu.log" 2>&1
+workers=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${TEST_WORKERS:-4}")
+timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -m gpu tests/test_gpu.py -v -p no:cacheprovider -rA $workers \
+  --durations=20 ${TEST_K:+-k "$TEST_K"} > "$out/test_gpu.log" 2>&1
 echo "pytest exit: $?" >> "$out/test_gpu.log"
 grep -E "PASSED|FAILED|ERROR|SKIPPED|passed|failed|exit:" "$out/test_gpu.log" | tail -15
 

@@ -30,18 +30,21 @@ MAX_PROMPT_TOKENS = 256
 # --steps where one round is slow and steady.
 SETTINGS: dict[str, dict] = {
     "Unsloth": dict(group="unsloth", generation="generate", gradient_checkpointing=True),
+    "rlvr: compiled merged copy, 4 steps per generation": dict(
+        group="trl", generation="compiled", steps_per_generation=4
+    ),
+    "TRL+PEFT, TRL's defaults": dict(group="trl", plain=True, rounds=2),
     "rlvr: merged copy, 4 steps per generation": dict(
         group="trl", generation="merged", steps_per_generation=4
     ),
-    "TRL+PEFT, TRL's defaults": dict(group="trl", plain=True, rounds=2),
-    "rlvr: merged copy, 8 steps per generation": dict(
-        group="trl", generation="merged", steps_per_generation=8
+    "rlvr: compiled merged copy": dict(group="trl", generation="compiled"),
+    "rlvr: compiled merged copy, 8 steps per generation": dict(
+        group="trl", generation="compiled", steps_per_generation=8
     ),
     "rlvr: merged copy": dict(group="trl", generation="merged"),
     "rlvr: continuous batching, 4 steps per generation": dict(
         group="trl", generation="continuous_batching", steps_per_generation=4
     ),
-    "rlvr: continuous batching": dict(group="trl", generation="continuous_batching"),
     "rlvr: generate, no checkpointing": dict(group="trl", generation="generate"),
     "Unsloth, 4 steps per generation": dict(
         group="unsloth", generation="generate", gradient_checkpointing=True, steps_per_generation=4

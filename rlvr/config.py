@@ -152,7 +152,7 @@ class TrainParams(Section):
 
     backend: Literal["auto", "trl", "unsloth"] = "auto"
     # auto: vLLM where installed on a GPU, else sampling from a merged copy of the policy (docs/benchmarks.md)
-    generation: Literal["auto", "generate", "merged", "continuous_batching", "vllm"] = "auto"
+    generation: Literal["auto", "generate", "merged", "compiled", "continuous_batching", "vllm"] = "auto"
     base_arm: bool = False  # also train GRPO from the base model (RFT without SFT), to compare
     steps_per_generation: int = Field(default=1, gt=0)  # optimizer steps sharing one generation round
     gradient_checkpointing: bool = False

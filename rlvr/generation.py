@@ -1,7 +1,9 @@
 """Decoding: greedy completions for evaluation and inference, and GRPO's sampling from a merged copy.
 
-Greedy decoding has two engines: transformers' `generate` on batches of similar length (left-padded, so
-little padding), and transformers' continuous batching (`generate_batch`: a paged KV cache, finished
+Greedy decoding has three engines: transformers' `generate` on batches of similar length (left-padded, so
+little padding), the same into a static KV cache (`compiled`: on a CUDA GPU transformers then compiles the
+decode step with `torch.compile`'s CUDA graphs, so one decode step is one graph launch instead of hundreds
+of kernel launches), and transformers' continuous batching (`generate_batch`: a paged KV cache, finished
 sequences replaced at once). A LoRA adapter in fp32 is merged into the weights first: the model then
 decodes at the base model's cost, with the same result up to rounding. In bf16 or fp16 the adapter stays
 separate, since rounding the merged weights would lose small updates.
@@ -9,7 +11,8 @@ separate, since rounding the merged weights would lose small updates.
 A small model decodes at the pace of kernel launches, not arithmetic, and PEFT's unmerged LoRA adds
 several kernels to every adapted projection of every decode step. `MergedSampler` keeps a plain copy of
 the policy with the LoRA merged in for GRPO to sample from, as TRL's vLLM path does, without vLLM and
-without ever writing to the trained weights.
+without ever writing to the trained weights; with a static cache (`compiled`) it decodes through CUDA
+graphs, whose recorded weights stay valid because `sync` writes into the same storage.
 """
 
 from __future__ import annotations
@@ -63,23 +66,27 @@ def generate(
     """Greedy completions of chat prompts, and their lengths in tokens, in the order of `prompts`.
 
     `engine` is `generate`, `merged` (`generate` with the LoRA merged into the weights whatever their
-    dtype, as GRPO's `merged` engine samples) or `continuous_batching`."""
+    dtype, as GRPO's `merged` engine samples), `compiled` (`merged` into a static cache) or
+    `continuous_batching`."""
     import torch
 
-    model = model.merge_and_unload() if engine == "merged" and hasattr(model, "merge_and_unload") else model
-    model = decodable(model)
+    merge = engine in ("merged", "compiled") and hasattr(model, "merge_and_unload")
+    model = decodable(model.merge_and_unload() if merge else model)
     model.eval()
     ids = [prompt_ids(tokenizer, p) for p in prompts]
-    if engine in ("generate", "merged"):
+    if engine in ("generate", "merged", "compiled"):
+        # One cache length for every batch: a compiled decode step is not traced again for each batch.
+        static = {"cache_implementation": "static", "max_cache_len": max(map(len, ids)) + max_new_tokens}
+        cache = static if engine == "compiled" else {}
         with torch.inference_mode():
-            tokens = _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc)
+            tokens = _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc, cache)
     else:  # its worker thread writes tensors made here, which inference mode would forbid
         tokens = _continuous_batches(model, tokenizer, ids, max_new_tokens, batch_size)
     completions = [tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
     return completions, [len(t) for t in tokens]
 
 
-def _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc) -> list[list[int]]:
+def _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc, cache: dict) -> list[list[int]]:
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     tokens: list[list[int]] = [[] for _ in ids]
     tokenizer.padding_side = "left"
@@ -89,7 +96,11 @@ def _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc) -> 
             encoded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
             encoded = encoded.to(model.device)
             output = model.generate(
-                **encoded, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                **cache,
             )
             for i, new in zip(batch, output[:, encoded["input_ids"].shape[1] :], strict=True):
                 tokens[i] = new[new != tokenizer.pad_token_id].tolist()
@@ -122,15 +133,19 @@ class MergedSampler:
     `sync` sets every adapted weight of the copy to W + scale * B @ A of the policy's current LoRA (in
     place: the copy's tensors keep their storage), so the copy samples from the policy being trained, up to
     the rounding of the merged weights to the model's dtype. The trained weights are only read.
+
+    With `static_tokens`, it decodes into a static KV cache of that many tokens (prompt and completion),
+    the same length on every round so that a compiled decode step is traced once.
     """
 
-    def __init__(self, policy):
+    def __init__(self, policy, static_tokens: int | None = None):
         import copy
 
         import torch
         from peft.tuners.lora import LoraLayer
 
         self.policy = policy
+        self.static_tokens = static_tokens
         with torch.no_grad():
             plain = copy.deepcopy(policy).merge_and_unload()
         if getattr(plain, "is_gradient_checkpointing", False):
@@ -158,6 +173,8 @@ class MergedSampler:
         self, prompt_ids: Sequence[list[int]], config, eos_ids: Sequence[int], pad_id: int
     ) -> list[list[int]]:
         """Completions of left-padded prompts under `config`, each cut after its first end token."""
+        import copy
+
         import torch
 
         self.sync()
@@ -167,6 +184,11 @@ class MergedSampler:
             [[pad_id] * (width - len(ids)) + list(ids) for ids in prompt_ids], device=device
         )
         mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompt_ids], device=device)
+        if self.static_tokens:
+            config = copy.deepcopy(config)
+            config.cache_implementation = "static"
+            config.max_cache_len = self.static_tokens
+            config.disable_compile = False  # TRL's config turns compiling off; this copy is for inference only
         self.model.generation_config = config
         with torch.inference_mode():
             output = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config)

@@ -98,7 +98,7 @@ def select_generation(requested: str, backend: str) -> str:
             "train.generation is 'vllm', which needs a CUDA GPU and `pip install vllm`; "
             "set train.generation to 'auto' to use the fastest engine this machine has"
         )
-    if requested in ("merged", "continuous_batching") and backend == "unsloth":
+    if requested in ("merged", "compiled", "continuous_batching") and backend == "unsloth":
         raise BackendUnavailable(
             f"train.generation '{requested}' is a TRL+PEFT engine; with train.backend 'unsloth' use "
             "'generate' (Unsloth's fast decoding), 'vllm' or 'auto'"

@@ -78,9 +78,10 @@ def continuous_batching_config(params: TrainParams, max_prompt_tokens: int) -> d
     return paged_cache(round_size, max_prompt_tokens + params.max_completion_length)
 
 
-def merged_sampling(GRPOTrainer):
+def merged_sampling(GRPOTrainer, static_tokens: int | None = None):
     """`GRPOTrainer` sampling its completions from a merged copy of the policy (`MergedSampler`) instead
-    of through PEFT's unmerged LoRA. It replaces TRL's plain-`generate` branch, for text prompts."""
+    of through PEFT's unmerged LoRA, into a static KV cache of `static_tokens` when given. It replaces
+    TRL's plain-`generate` branch, for text prompts."""
     from rlvr.generation import MergedSampler
 
     class MergedSamplingGRPOTrainer(GRPOTrainer):
@@ -88,9 +89,11 @@ def merged_sampling(GRPOTrainer):
 
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, **kwargs):
             if images or multimodal_fields:
-                raise ValueError("train.generation 'merged' samples text prompts only; use 'generate'")
+                raise ValueError(
+                    "train.generation 'merged' and 'compiled' sample text prompts only; use 'generate'"
+                )
             if self.sampler is None:
-                self.sampler = MergedSampler(self.accelerator.unwrap_model(self.model))
+                self.sampler = MergedSampler(self.accelerator.unwrap_model(self.model), static_tokens)
             completions = self.sampler.sample(
                 prompt_ids, self.generation_config, self.eos_token_ids, self._tokenizer.pad_token_id
             )
@@ -144,7 +147,11 @@ def build_grpo_trainer(
             continuous_batching_config(params, max_prompt_tokens) if paged else None
         ),
     )
-    trainer_class = merged_sampling(GRPOTrainer) if generation == "merged" else GRPOTrainer
+    if generation in ("merged", "compiled"):
+        static_tokens = max_prompt_tokens + params.max_completion_length if generation == "compiled" else None
+        trainer_class = merged_sampling(GRPOTrainer, static_tokens)
+    else:
+        trainer_class = GRPOTrainer
     return trainer_class(
         model=model,
         args=args,

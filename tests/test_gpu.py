@@ -86,6 +86,8 @@ def test_auto_choices_on_a_gpu():
         ("generate", {}),
         ("merged", {}),
         ("merged", {"steps_per_generation": 2}),
+        ("compiled", {}),
+        ("compiled", {"steps_per_generation": 2}),
         ("continuous_batching", {}),
         ("continuous_batching", {"steps_per_generation": 2}),
     ],
@@ -95,17 +97,19 @@ def test_trl_backend_trains_with_each_engine(gpu_tiny, tmp_path, generation, ove
 
 
 def test_both_engines_decode_the_same_greedy_answers(gpu_tiny, tmp_path):
-    """In fp32 (the adapter merged into the weights) both engines pick the same argmax at every step."""
+    """In fp32 (the adapter merged into the weights) every engine picks the same argmax at every step, the
+    compiled one through its CUDA graphs too."""
     grpo(gpu_tiny, tmp_path / "models" / "grpo", "generate")
     tokenizer = load_tokenizer(gpu_tiny)
     prompts = [chat_prompt(row["problem"], Markers()) for row in ROWS[:8]]
     answers = {}
-    for engine in ("generate", "merged", "continuous_batching"):
+    for engine in ("generate", "merged", "compiled", "continuous_batching"):
         model = load_model(gpu_tiny, "float32", adapter=tmp_path / "models" / "grpo").to("cuda")
         answers[engine] = generate(model, tokenizer, prompts, 12, batch_size=4, engine=engine)
     texts, lengths = answers["generate"]
     assert len(texts) == 8 and all(0 < n <= 12 for n in lengths)
     assert answers["merged"] == answers["generate"]
+    assert answers["compiled"] == answers["generate"]
     assert answers["continuous_batching"] == answers["generate"]
 
 
@@ -141,11 +145,13 @@ def test_train_stage_runs_on_the_unsloth_backend(gpu_tiny, tmp_path):
     assert [row["step"] for row in read_log(project / "logs" / "grpo.json")] == [1, 2]
 
 
-def test_evaluate_stage_decodes_on_the_gpu(gpu_tiny, tmp_path):
-    project = stage_project(tmp_path, gpu_tiny, train={"backend": "trl", "generation": "continuous_batching"})
-    grpo(gpu_tiny, project / "models" / "grpo", "continuous_batching")
+@pytest.mark.parametrize("generation", ["compiled", "continuous_batching"])
+def test_evaluate_stage_decodes_on_the_gpu(gpu_tiny, tmp_path, generation):
+    """Evaluation decodes with the engine GRPO sampled with."""
+    project = stage_project(tmp_path, gpu_tiny, train={"backend": "trl", "generation": generation})
+    grpo(gpu_tiny, project / "models" / "grpo", generation)
     output = evaluate_stage(project)
-    assert "bfloat16 on cuda, decoding with continuous_batching" in output
+    assert f"bfloat16 on cuda, decoding with {generation}" in output
     metrics = models_of(json.loads((project / "eval.json").read_text()))
     assert set(metrics) == {"base", "grpo"} and all(m["problems"] == 8 for m in metrics.values())
     assert len((project / "predictions.jsonl").read_text().splitlines()) == 16
