@@ -22,6 +22,22 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 for name in ('torch', 'transformers', 'peft', 'accelerate', 'trl', 'datasets', 'unsloth', 'unsloth_zoo'):
     print(name, version(name))"; } > "$out/env.txt" 2>&1
 
+step "check the staged packages"
+# What the GPU tests and the benchmark import beyond that machine's own packages: a missing one stops the
+# run here, in one line, before any GPU time goes to tests that would fail on it.
+python3 -c "from importlib.metadata import PackageNotFoundError, version
+need = ('trl', 'datasets', 'unsloth', 'unsloth_zoo', 'bitsandbytes', 'math-verify', 'evaluate', 'pydantic',
+        'reasoning-gym', 'zc.lockfile', 'gguf')
+missing = []
+for name in need:
+    try:
+        version(name)
+    except PackageNotFoundError:
+        missing.append(name)
+if missing:
+    raise SystemExit(f'not installed here: {missing}; add them to the staged wheels (../shared/gpu/stage.sh)')" \
+  || exit 1
+
 step "convert the embedded model"
 python3 -c "from pathlib import Path; from rlvr.models import convert_gguf
 convert_gguf(Path('/root/stage/smol.gguf'), Path('/root/smol-hf'), 'bfloat16')" >> "$out/steps.log" 2>&1

@@ -151,7 +151,7 @@ class TrainParams(Section):
     """GRPO. Cost grows with batch_size x max_completion_length: budget tokens, not steps."""
 
     backend: Literal["auto", "trl", "unsloth"] = "auto"
-    # auto: vLLM where installed on a GPU, else sampling from a merged copy of the policy (docs/benchmarks.md)
+    # auto: vLLM where installed on a GPU, else (TRL+PEFT on a GPU) the compiled merged copy (docs/benchmarks)
     generation: Literal["auto", "generate", "merged", "compiled", "continuous_batching", "vllm"] = "auto"
     base_arm: bool = False  # also train GRPO from the base model (RFT without SFT), to compare
     steps_per_generation: int = Field(default=1, gt=0)  # optimizer steps sharing one generation round

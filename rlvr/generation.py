@@ -188,7 +188,7 @@ class MergedSampler:
             config = copy.deepcopy(config)
             config.cache_implementation = "static"
             config.max_cache_len = self.static_tokens
-            config.disable_compile = False  # TRL's config turns compiling off; this copy is for inference only
+            config.disable_compile = False  # TRL turns compiling off; this copy is for inference only
         self.model.generation_config = config
         with torch.inference_mode():
             output = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config)

@@ -68,7 +68,7 @@ def main(
     dtype = resolve_dtype(p.model.dtype)
     # Decode as GRPO sampled (vLLM merges the LoRA into its weights, as the merged engine does).
     engine = select_generation(p.train.generation, select_backend(p.train.backend))
-    engine = "merged" if engine == "vllm" else engine
+    engine = "compiled" if engine == "vllm" else engine
     device = "cuda" if cuda_available() else "cpu"
     others = "".join(
         f", {suite} {len(suite_rows)}" for suite, suite_rows in problems.items() if suite != HELDOUT

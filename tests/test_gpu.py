@@ -76,7 +76,7 @@ def grpo(base: Path, out: Path, generation: str, backend: str = "trl", **overrid
 
 def test_auto_choices_on_a_gpu():
     assert select_backend("auto") == ("unsloth" if installed("unsloth") else "trl")
-    assert select_generation("auto", "trl") == ("vllm" if installed("vllm") else "merged")
+    assert select_generation("auto", "trl") == ("vllm" if installed("vllm") else "compiled")
     assert select_generation("auto", "unsloth") == ("vllm" if installed("vllm") else "generate")
 
 

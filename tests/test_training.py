@@ -106,5 +106,6 @@ def test_auto_generation_is_plain_generate_without_a_gpu():
     assert select_generation("continuous_batching", "trl") == "continuous_batching"
     with pytest.raises(BackendUnavailable, match="train.generation is 'vllm'"):
         select_generation("vllm", "trl")
-    with pytest.raises(BackendUnavailable, match="TRL\\+PEFT engine"):
-        select_generation("continuous_batching", "unsloth")
+    for engine in ("merged", "compiled", "continuous_batching"):
+        with pytest.raises(BackendUnavailable, match=f"'{engine}' is a TRL\\+PEFT engine"):
+            select_generation(engine, "unsloth")
