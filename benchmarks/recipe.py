@@ -93,6 +93,7 @@ def main(
     label: str = typer.Option(""),
     prefill: bool = typer.Option(False, help="format.prefill_reasoning: the prompt opens the reasoning."),
     sft_steps: int = typer.Option(SftParams().max_steps, help="SFT steps (more: SFT given GRPO's time)."),
+    seed: int = typer.Option(0, help="GRPO's seed (sampling, data order): replicates of one setting."),
 ) -> None:
     base = embedded_model()
     markers = PREFILLED if prefill else MARKERS
@@ -119,7 +120,7 @@ def main(
     params = TrainParams(
         max_steps=steps, learning_rate=lr, batch_size=prompts * group, num_generations=group,
         max_completion_length=tokens, temperature=temperature, loss_type=loss_type,
-        scale_rewards=scale_rewards, save_steps=max(1, eval_every or steps),
+        scale_rewards=scale_rewards, save_steps=max(1, eval_every or steps), seed=seed,
     )  # fmt: skip
     model, tokenizer, peft_config = load_trainable(base, "float32", LoraParams(), origin, "trl", 512)
     tokenizer = prefill_template(tokenizer, markers)
@@ -151,7 +152,7 @@ def main(
         "label": label, "start": start, "steps": steps, "lr": lr, "prompts": prompts, "group": group,
         "tokens": tokens, "temperature": temperature, "loss_type": loss_type, "scale_rewards": scale_rewards,
         "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds, "prefill": prefill,
-        "sft_steps": sft_steps, "train_s": manifest["train_runtime_s"], "curve": curve,
+        "sft_steps": sft_steps, "seed": seed, "train_s": manifest["train_runtime_s"], "curve": curve,
         **record(before, after, steps, manifest["train_runtime_s"]),
         "correct": [s["correct"] for s in after],
     }  # fmt: skip

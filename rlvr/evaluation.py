@@ -142,9 +142,22 @@ def tied_share(log: Sequence[Mapping]) -> float | None:
     return mean(shares) if shares else None
 
 
-def reward_hacking(log: Sequence[Mapping], heldout: dict | None = None) -> str | None:
-    """A warning when the rewards that pay for the layout rise while the answer's own reward falls
-    (over the first and last thirds of the run), or while held-out accuracy falls significantly.
+def answer_reward(weights: Mapping[str, float]) -> str:
+    """The reward that judges the answer in a run weighted by `weights`: the task's own verifier
+    (`task_score`) where training pays for it more than for math-verify's `accuracy` (reasoning-gym),
+    `accuracy` otherwise. The other one may still be logged, at weight 0, and says nothing there.
+
+    >>> answer_reward({"accuracy": 0.0, "task_score": 1.0}), answer_reward({"accuracy": 2.0})
+    ('task_score', 'accuracy')
+    """
+    return "task_score" if weights.get("task_score", 0) > weights.get("accuracy", 0) else "accuracy"
+
+
+def reward_hacking(
+    log: Sequence[Mapping], heldout: dict | None = None, answer: str = "accuracy"
+) -> str | None:
+    """A warning when the rewards that pay for the layout rise while the answer's own reward (`answer`)
+    falls (over the first and last thirds of the run), or while held-out accuracy falls significantly.
 
     >>> rising = [{"rewards/match_format_exactly/mean": x / 10, "rewards/accuracy/mean": 1 - x / 10}
     ...           for x in range(9)]
@@ -152,21 +165,23 @@ def reward_hacking(log: Sequence[Mapping], heldout: dict | None = None) -> str |
     'format rewards rose (+0.60) while the accuracy reward fell (-0.60): check the samples for reward hacking'
     >>> reward_hacking([dict(row, **{"rewards/accuracy/mean": 0.5}) for row in rising]) is None
     True
+    >>> reward_hacking(rising, answer="task_score") is None  # accuracy at weight 0 is not the answer's
+    True
     """
 
     def trend(key: str) -> float | None:
-        values = [row[key] for row in log if key in row]
+        values = [row[key] for row in log if row.get(key) is not None]
         if len(values) < 3:
             return None
         third = max(1, len(values) // 3)
         return mean(values[-third:]) - mean(values[:third])
 
     format_gain = sum(t for key in FORMAT_REWARDS if (t := trend(f"rewards/{key}/mean")) is not None)
-    accuracy_trend = trend("rewards/accuracy/mean")
+    answer_trend = trend(f"rewards/{answer}/mean")
     if format_gain <= 0:
         return None
-    if accuracy_trend is not None and accuracy_trend < 0:
-        fell = f"the accuracy reward fell ({accuracy_trend:+.2f})"
+    if answer_trend is not None and answer_trend < 0:
+        fell = f"the {answer} reward fell ({answer_trend:+.2f})"
         return f"format rewards rose ({format_gain:+.2f}) while {fell}: check the samples for reward hacking"
     if heldout is not None and heldout["ci_high"] < 0:
         fell = f"held-out accuracy fell ({points(heldout)})"

@@ -22,6 +22,7 @@ from rlvr.data import problem_id
 from rlvr.errors import DataError
 from rlvr.evaluation import (
     COMPARISONS,
+    answer_reward,
     compute_spent,
     find,
     recommendation,
@@ -128,7 +129,8 @@ def main(
     warnings = []
     for name in (n for n in arm if n in models):
         start = "sft" if manifests[name].get("from_sft") else "base"
-        if warning := reward_hacking(logs[name], find(results[COMPARISONS], start, name)):
+        heldout = find(results[COMPARISONS], start, name)
+        if warning := reward_hacking(logs[name], heldout, answer_reward(p.train.rewards)):
             warnings.append(f"{name}: {warning}")
     conclusions = recommendation(results, spent)
     for line in conclusions + warnings:

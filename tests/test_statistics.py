@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from rlvr.evaluation import compare_models, recommendation, reward_hacking, summarise
+from rlvr.evaluation import answer_reward, compare_models, recommendation, reward_hacking, summarise
 from rlvr.statistics import accuracy_interval, conclusion, fixed_and_broken, paired_comparison
 
 
@@ -115,3 +115,21 @@ def test_reward_hacking_trips_on_format_up_accuracy_down_and_not_otherwise():
     fell = {"delta": -0.1, "ci_low": -0.15, "ci_high": -0.05}
     assert "held-out accuracy fell (-10.0 points" in reward_hacking(flat_accuracy, fell)
     assert reward_hacking(flat_accuracy, {"delta": 0.0, "ci_low": -0.05, "ci_high": 0.05}) is None
+
+
+def test_reward_hacking_reads_the_reward_that_judges_the_answer():
+    """On reasoning-gym the task's verifier (`task_score`) pays for the answer and `accuracy` is logged at
+    weight 0 (None on task rows): the check follows the one training pays for."""
+    weights = {"match_format_exactly": 0.5, "accuracy": 0.0, "task_score": 1.0}
+    assert answer_reward(weights) == "task_score" and answer_reward({"accuracy": 2.0}) == "accuracy"
+    rows = [
+        {
+            "rewards/match_format_exactly/mean": s / 10,
+            "rewards/accuracy/mean": None,
+            "rewards/task_score/mean": 0.8 - s / 20,
+        }
+        for s in range(1, 13)
+    ]
+    warning = reward_hacking(rows, answer=answer_reward(weights))
+    assert warning is not None and "the task_score reward fell (-0.40)" in warning
+    assert reward_hacking(rows) is None  # reading `accuracy` there sees nothing at all
