@@ -36,11 +36,13 @@ MARKERS = Markers()
 PREFILLED = Markers(prefill_reasoning=True)
 
 
-def split(train: int, heldout: int, levels: list[int], kinds: list[str]) -> tuple[list[dict], list[dict]]:
-    rows = make_problems(train + 2 * heldout, seed=0, levels=levels, kinds=kinds)
+def split(
+    train: int, heldout: int, levels: list[int], kinds: list[str], data_seed: int = 0
+) -> tuple[list[dict], list[dict]]:
+    rows = make_problems(train + 2 * heldout, seed=data_seed, levels=levels, kinds=kinds)
     train_rows = rows[:train]
     seen = {problem_id(r["problem"]) for r in train_rows}
-    fresh = [r for r in make_problems(4 * heldout, seed=12345, levels=levels, kinds=kinds)]
+    fresh = [r for r in make_problems(4 * heldout, seed=12345 + data_seed, levels=levels, kinds=kinds)]
     fresh = [r for r in fresh if problem_id(r["problem"]) not in seen]
     return train_rows, fresh[:heldout]
 
@@ -94,13 +96,14 @@ def main(
     prefill: bool = typer.Option(False, help="format.prefill_reasoning: the prompt opens the reasoning."),
     sft_steps: int = typer.Option(SftParams().max_steps, help="SFT steps (more: SFT given GRPO's time)."),
     seed: int = typer.Option(0, help="GRPO's seed (sampling, data order): replicates of one setting."),
+    data_seed: int = typer.Option(0, help="The problems' seed: other training rows, SFT adapter, held-out."),
 ) -> None:
     base = embedded_model()
     markers = PREFILLED if prefill else MARKERS
     level_list, kind_list = [int(x) for x in levels.split(",")], kinds.split(",")
-    data = work / f"{kinds}-{levels}"
+    data = work / (f"{kinds}-{levels}" + (f"-data{data_seed}" if data_seed else ""))
     data.mkdir(parents=True, exist_ok=True)
-    train_rows, heldout_rows = split(600, heldout, level_list, kind_list)
+    train_rows, heldout_rows = split(600, heldout, level_list, kind_list, data_seed)
     sft = sft_adapter(base, train_rows, data, sft_steps)
     origin = sft if start == "sft" else None
     sft_tag = "" if sft_steps == SftParams().max_steps else f"{sft_steps}"
@@ -152,7 +155,8 @@ def main(
         "label": label, "start": start, "steps": steps, "lr": lr, "prompts": prompts, "group": group,
         "tokens": tokens, "temperature": temperature, "loss_type": loss_type, "scale_rewards": scale_rewards,
         "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds, "prefill": prefill,
-        "sft_steps": sft_steps, "seed": seed, "train_s": manifest["train_runtime_s"], "curve": curve,
+        "sft_steps": sft_steps, "seed": seed, "data_seed": data_seed, "curve": curve,
+        "train_s": manifest["train_runtime_s"],
         **record(before, after, steps, manifest["train_runtime_s"]),
         "correct": [s["correct"] for s in after],
     }  # fmt: skip
