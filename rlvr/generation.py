@@ -45,6 +45,16 @@ def paged_cache(requests: int, tokens_per_request: int) -> dict[str, int]:
     }
 
 
+def static_cache(tokens: int) -> dict:
+    """`generate`'s settings for a static KV cache of `tokens` tokens (prompt and completion): one length
+    for every call, so that a compiled decode step is traced once, not again for each batch or round.
+
+    >>> static_cache(300)
+    {'cache_implementation': 'static', 'max_cache_len': 300}
+    """
+    return {"cache_implementation": "static", "max_cache_len": tokens}
+
+
 def decodable(model):
     """The model to decode with: an fp32 PEFT model with its adapter merged in, anything else as it is."""
     import torch
@@ -75,9 +85,7 @@ def generate(
     model.eval()
     ids = [prompt_ids(tokenizer, p) for p in prompts]
     if engine in ("generate", "merged", "compiled"):
-        # One cache length for every batch: a compiled decode step is not traced again for each batch.
-        static = {"cache_implementation": "static", "max_cache_len": max(map(len, ids)) + max_new_tokens}
-        cache = static if engine == "compiled" else {}
+        cache = static_cache(max(map(len, ids)) + max_new_tokens) if engine == "compiled" else {}
         with torch.inference_mode():
             tokens = _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc, cache)
     else:  # its worker thread writes tensors made here, which inference mode would forbid
@@ -134,8 +142,7 @@ class MergedSampler:
     place: the copy's tensors keep their storage), so the copy samples from the policy being trained, up to
     the rounding of the merged weights to the model's dtype. The trained weights are only read.
 
-    With `static_tokens`, it decodes into a static KV cache of that many tokens (prompt and completion),
-    the same length on every round so that a compiled decode step is traced once.
+    With `static_tokens`, it decodes into a static KV cache of that many tokens (`static_cache`).
     """
 
     def __init__(self, policy, static_tokens: int | None = None):
@@ -185,10 +192,8 @@ class MergedSampler:
         )
         mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompt_ids], device=device)
         if self.static_tokens:
-            config = copy.deepcopy(config)
-            config.cache_implementation = "static"
-            config.max_cache_len = self.static_tokens
-            config.disable_compile = False  # TRL turns compiling off; this copy is for inference only
+            config = copy.deepcopy(config)  # TRL turns compiling off; this copy is for inference only
+            config.update(**static_cache(self.static_tokens), disable_compile=False)
         self.model.generation_config = config
         with torch.inference_mode():
             output = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config)
