@@ -9,15 +9,20 @@ their paired comparison (bootstrap 95% interval, McNemar p). Each run appends on
 docs/benchmarks.md can tabulate every setting tried. `--eval-every N` also evaluates every N steps (the
 curve of held-out accuracy against steps and minutes). `--steps 0 --sft-steps N` trains SFT alone for N
 steps and compares it with the default SFT on the same problems (SFT given GRPO's extra time).
+
+Runs may share --work and run at the same time (`make showcase` does): each trains in its own scratch
+folder, and a data seed's SFT adapter and its scores on the held-out problems are made once, under a lock.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
 import typer
+from filelock import FileLock
 
 from benchmarks.common import embedded_model
 from rlvr.checkpoints import train_and_publish
@@ -104,12 +109,15 @@ def main(
     data = work / (f"{kinds}-{levels}" + (f"-data{data_seed}" if data_seed else ""))
     data.mkdir(parents=True, exist_ok=True)
     train_rows, heldout_rows = split(600, heldout, level_list, kind_list, data_seed)
-    sft = sft_adapter(base, train_rows, data, sft_steps)
-    origin = sft if start == "sft" else None
     sft_tag = "" if sft_steps == SftParams().max_steps else f"{sft_steps}"
     cache = data / f"eval-{start}{sft_tag}-{heldout}-{tokens}{'-prefill' if prefill else ''}.json"
-    if not cache.is_file():
-        cache.write_text(json.dumps(evaluate(base, origin, heldout_rows, tokens, markers)))
+    with FileLock(data / "prepare.lock"):  # another run on this data seed may be making them now
+        sft = sft_adapter(base, train_rows, data, sft_steps)
+        origin = sft if start == "sft" else None
+        if not cache.is_file():
+            partial = cache.with_suffix(".partial")
+            partial.write_text(json.dumps(evaluate(base, origin, heldout_rows, tokens, markers)))
+            partial.rename(cache)
     before = json.loads(cache.read_text())
     if steps == 0:  # SFT alone, given more steps: against the default SFT, on the same problems
         reference = json.loads((data / f"eval-sft-{heldout}-{tokens}.json").read_text())
@@ -120,6 +128,7 @@ def main(
         print("RESULT", json.dumps(result), flush=True)
         return
     names = rewards.split(",")
+    scratch = Path(tempfile.mkdtemp(prefix=f"grpo-seed{seed}-", dir=data))
     params = TrainParams(
         max_steps=steps, learning_rate=lr, batch_size=prompts * group, num_generations=group,
         max_completion_length=tokens, temperature=temperature, loss_type=loss_type,
@@ -130,34 +139,41 @@ def main(
     reward_weights = [float(w) for w in weights.split(",")] if weights else [1.0] * len(names)
     trainer = build_grpo_trainer(
         model, tokenizer, peft_config, [to_grpo_example(r, markers) for r in train_rows],
-        build_rewards(names, markers), reward_weights, params, "float32", "trl", "generate", 256, work / "ck",
+        build_rewards(names, markers), reward_weights, params, "float32", "trl", "generate", 256,
+        scratch / "ck",
     )  # fmt: skip
-    run = work / f"run-{time.strftime('%H%M%S')}"
+    run = scratch / "adapter"
     started = time.perf_counter()
-    curve = []
+    curve, probing = [], [0.0]  # probing: seconds spent evaluating, not training
     if eval_every:
+        import torch
         from transformers import TrainerCallback
 
         class Probe(TrainerCallback):
             def on_step_end(self, args, state, control, **kwargs):
                 if state.global_step % eval_every == 0 and state.global_step < steps:
-                    elapsed = time.perf_counter() - started
-                    probe = work / f"probe-{state.global_step}"
+                    began = time.perf_counter()
+                    probe = scratch / f"probe-{state.global_step}"
                     trainer.model.save_pretrained(probe)  # evaluated as a fresh copy, merged there
-                    scores = evaluate(base, probe, heldout_rows, tokens, markers)
-                    curve.append(record(before, scores, state.global_step, elapsed))
+                    # loading the copy draws LoRA's initial weights from torch's generator: restore it, so
+                    # the training run is the same with probes as without
+                    with torch.random.fork_rng():
+                        scores = evaluate(base, probe, heldout_rows, tokens, markers)
+                    training = began - started - probing[0]
+                    curve.append(record(before, scores, state.global_step, training))
+                    probing[0] += time.perf_counter() - began
                     print("CURVE", json.dumps(curve[-1]), flush=True)
 
         trainer.add_callback(Probe())
-    manifest = train_and_publish(trainer, work / "ck", run, run.with_suffix(".json"), {})
+    manifest = train_and_publish(trainer, scratch / "ck", run, run.with_suffix(".json"), {})
+    train_s = manifest["train_runtime_s"] - probing[0]
     after = evaluate(base, run, heldout_rows, tokens, markers)
     result = {
         "label": label, "start": start, "steps": steps, "lr": lr, "prompts": prompts, "group": group,
         "tokens": tokens, "temperature": temperature, "loss_type": loss_type, "scale_rewards": scale_rewards,
         "rewards": rewards, "weights": weights, "levels": levels, "kinds": kinds, "prefill": prefill,
         "sft_steps": sft_steps, "seed": seed, "data_seed": data_seed, "curve": curve,
-        "train_s": manifest["train_runtime_s"],
-        **record(before, after, steps, manifest["train_runtime_s"]),
+        "train_s": train_s, **record(before, after, steps, train_s),
         "correct": [s["correct"] for s in after],
     }  # fmt: skip
     with out.open("a") as f:

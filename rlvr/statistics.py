@@ -91,6 +91,44 @@ def paired_comparison(
     }
 
 
+def replicate_interval(
+    deltas: Sequence[float], names: tuple[str, str] = ("before", "after"), confidence: float = CONFIDENCE
+) -> dict:
+    """The mean of independent runs' paired deltas, with its Student t interval and two-sided p (no gain on
+    average): the verdict on a recipe rather than on one run. One run's paired bootstrap resamples problems
+    only; it cannot see how much another training seed would have moved the result. Same keys as
+    `paired_comparison`, with `n` counting runs.
+
+    >>> r = replicate_interval([0.07, 0.067, 0.067, -0.013, 0.003, 0.02, 0.03], names=("sft", "grpo"))
+    >>> [round(100 * r[k], 1) for k in ("delta", "ci_low", "ci_high")], round(r["p_value"], 3), r["n"]
+    ([3.5, 0.4, 6.6], 0.034, 7)
+    """
+    import numpy as np
+    from scipy.stats import ttest_1samp
+
+    values = np.asarray(deltas, dtype=float)
+    if len(values) < 2:
+        raise ValueError(f"an interval over runs needs at least 2 runs, got {len(values)}: run more seeds")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"every run's delta must be a finite number, got {list(deltas)}")
+    if np.all(values == values[0]):
+        raise ValueError(
+            f"all {len(values)} runs gave the same delta ({100 * values[0]:+.1f} points), so their "
+            "spread is zero and a t interval is undefined: read each run's own interval"
+        )
+    test = ttest_1samp(values, 0.0)
+    interval = test.confidence_interval(confidence)
+    return {
+        "from": names[0],
+        "to": names[1],
+        "delta": float(values.mean()),
+        "ci_low": float(interval.low),
+        "ci_high": float(interval.high),
+        "p_value": float(test.pvalue),
+        "n": len(values),
+    }
+
+
 def fixed_and_broken(before: Sequence[bool], after: Sequence[bool]) -> tuple[int, int]:
     """Problems `after` gets right that `before` got wrong, and the reverse.
 

@@ -8,7 +8,13 @@ import random
 import pytest
 
 from rlvr.evaluation import answer_reward, compare_models, recommendation, reward_hacking, summarise
-from rlvr.statistics import accuracy_interval, conclusion, fixed_and_broken, paired_comparison
+from rlvr.statistics import (
+    accuracy_interval,
+    conclusion,
+    fixed_and_broken,
+    paired_comparison,
+    replicate_interval,
+)
 
 
 def pairs(both: int, only_before: int, only_after: int, neither: int) -> tuple[list[bool], list[bool]]:
@@ -52,6 +58,32 @@ def test_bootstrap_interval_agrees_with_the_normal_approximation_on_many_problem
 def test_comparison_keys_are_exactly_the_documented_ones():
     c = paired_comparison(*pairs(5, 1, 3, 11))
     assert list(c) == ["from", "to", "delta", "ci_low", "ci_high", "p_value", "n"]
+
+
+def test_replicate_interval_is_the_t_interval_over_runs():
+    # deltas 1..5 points: mean 3, sd sqrt(2.5), 4 degrees of freedom, t quantile 2.776445 (tables)
+    r = replicate_interval([0.01, 0.02, 0.03, 0.04, 0.05], names=("sft", "grpo"))
+    half = 2.7764451051977987 * math.sqrt(2.5) / math.sqrt(5) / 100
+    assert r["delta"] == pytest.approx(0.03) and r["n"] == 5
+    assert (r["ci_low"], r["ci_high"]) == (pytest.approx(0.03 - half), pytest.approx(0.03 + half))
+    # two-sided p of t = 3 / sqrt(0.5) on 4 df, from the t distribution's closed-form CDF for 4 df
+    t = 3 / math.sqrt(0.5)
+    x = t / math.sqrt(4 + t * t)
+    assert r["p_value"] == pytest.approx(1 - x * (3 - x * x) / 2, rel=1e-9)
+    assert list(r) == ["from", "to", "delta", "ci_low", "ci_high", "p_value", "n"]
+    assert conclusion(r) == "grpo beats sft by +3.0 points [+1.0, +5.0]"
+    spread = replicate_interval([0.05, -0.04, 0.06, -0.03])
+    assert spread["ci_low"] < 0 < spread["ci_high"] and spread["p_value"] > 0.05
+
+
+@pytest.mark.parametrize(
+    "deltas, says",
+    [([0.03], "at least 2 runs"), ([], "at least 2 runs"), ([0.02, 0.02, 0.02], "same delta"),
+     ([0.01, float("nan")], "finite")],
+)  # fmt: skip
+def test_replicate_interval_refuses_what_is_no_replicate(deltas, says):
+    with pytest.raises(ValueError, match=says):
+        replicate_interval(deltas)
 
 
 def test_few_problems_are_too_few_to_conclude_even_when_nothing_moved():
