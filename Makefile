@@ -31,8 +31,10 @@ demo: setup
 
 # GRPO's gain over SFT with an interval that excludes zero: seven runs of the embedded recipe, which one
 # demo-sized run cannot show (about an hour on 2 cores; docs/benchmarks.md). Resumes where it stopped.
+# SHOWCASE="--eval-every 5" also measures the gain after 5 and 10 steps (slower).
+SHOWCASE ?=
 showcase: setup
-	$(BIN)/python -m benchmarks.showcase
+	$(BIN)/python -m benchmarks.showcase $(SHOWCASE)
 
 # Two workers, one thread each: most of a test's time is a stage process importing torch and friends,
 # which one core does alone; the tests on the session's reproduced project share one worker (conftest).
