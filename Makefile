@@ -30,8 +30,8 @@ demo: setup
 	$(BIN)/rlvr report
 
 # GRPO's gain over SFT with an interval that excludes zero: seven runs of the embedded recipe, which one
-# demo-sized run cannot show (about an hour on 2 cores; docs/benchmarks.md). Resumes where it stopped.
-# SHOWCASE="--eval-every 5" also measures the gain after 5 and 10 steps (slower).
+# demo-sized run cannot show (about 75 min on 2 cores, estimated; docs/benchmarks.md). Resumes where it
+# stopped. SHOWCASE="--eval-every 5" also measures the gain after 5 and 10 steps (99 min, measured).
 SHOWCASE ?=
 showcase: setup
 	$(BIN)/python -m benchmarks.showcase $(SHOWCASE)

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.common import embedded_model
+from rlvr.config import SftParams
 from rlvr.statistics import conclusion, points, replicate_interval
 
 # The recipe of docs/benchmarks.md ("The embedded recipe", r3), less the sizes that are options here.
@@ -65,16 +66,16 @@ def integers(text: str, option: str) -> list[int]:
 
 def main(
     work: Path = typer.Option(Path("showcase"), help="Where runs, logs and the summary go (kept)."),
-    jobs: int = typer.Option(min(7, os.cpu_count() or 1), help="Runs at a time, one torch thread each."),
+    jobs: int = typer.Option(min(7, os.cpu_count() or 1), min=1, help="Runs at a time, one thread each."),
     seeds: str = typer.Option("0,1,2,3,4", help="GRPO seeds on data seed 0."),
     data_seeds: str = typer.Option("1,2", help="Other data seeds, one run each (GRPO seed 0)."),
-    steps: int = typer.Option(15, help="GRPO steps per run."),
-    heldout: int = typer.Option(300, help="Held-out problems per data seed."),
-    tokens: int = typer.Option(48, help="Max completion tokens."),
-    sft_steps: int = typer.Option(30, help="SFT steps of the adapter GRPO starts from."),
-    eval_every: int = typer.Option(
-        0, help="Also evaluate every N steps: the gain against steps and minutes."
+    steps: int = typer.Option(15, min=1, help="GRPO steps per run."),
+    heldout: int = typer.Option(300, min=1, help="Held-out problems per data seed."),
+    tokens: int = typer.Option(48, min=1, help="Max completion tokens."),
+    sft_steps: int = typer.Option(
+        SftParams().max_steps, min=1, help="SFT steps of the adapter GRPO starts from."
     ),
+    eval_every: int = typer.Option(0, min=0, help="Also evaluate every N steps: the gain against steps."),
 ) -> None:
     plan = runs(integers(seeds, "--seeds"), integers(data_seeds, "--data-seeds"))
     if len(plan) < 2 or len(set(plan)) < len(plan):

@@ -40,9 +40,10 @@ def test_runs_at_one_step_pool_into_a_t_interval_with_their_mean_minutes():
     "args, says",
     [(["--seeds", "0", "--data-seeds", ""], "at least 2 distinct runs"),
      (["--seeds", "0,1", "--data-seeds", "0"], "at least 2 distinct runs"),
-     (["--seeds", "0,x"], "comma-separated integers")],
+     (["--seeds", "0,x"], "comma-separated integers"),
+     (["--steps", "0"], "greater than or equal to 1")],
 )  # fmt: skip
-def test_bad_run_lists_are_refused_before_any_work(tmp_path, args, says):
+def test_bad_options_are_refused_before_any_work(tmp_path, args, says):
     import typer
 
     app = typer.Typer()
