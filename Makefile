@@ -29,8 +29,8 @@ demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	$(BIN)/rlvr report
 
-# GRPO's gain over SFT with an interval that excludes zero: seven runs of the embedded recipe, which one
-# demo-sized run cannot show (about 75 min on 2 cores, estimated; docs/benchmarks.md). Resumes where it
+# The recipe study's seven runs pooled (five share data seed 0, where the recipe was chosen: the interval
+# is no proof of a gain, docs/benchmarks.md); one demo-sized run cannot show (about 75 min on 2 cores, estimated; docs/benchmarks.md). Resumes where it
 # stopped. SHOWCASE="--eval-every 5" also measures the gain after 5 and 10 steps (99 min, measured).
 SHOWCASE ?=
 showcase: setup
