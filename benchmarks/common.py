@@ -12,12 +12,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rlvr.config import LoraParams, TrainParams
-from rlvr.data import to_grpo_example, to_sft_example
-from rlvr.models import base_for_inference
-from rlvr.problems import generate
-from rlvr.prompts import Markers
-from rlvr.rewards import REWARDS, build_rewards
+from rlvr.config.params import LoraParams, TrainParams
+from rlvr.data.prepare import to_grpo_example, to_sft_example
+from rlvr.data.problems import generate
+from rlvr.data.prompts import Markers
+from rlvr.training.models import base_for_inference
+from rlvr.verify.rewards import REWARDS, build_rewards
 
 # The LoRA every benchmark trains: r=16 on every projection, as in the embedded default.
 LORA = LoraParams(r=16, alpha=32)

@@ -10,9 +10,9 @@ import time
 import typer
 
 from benchmarks.common import embedded_model, print_table, problems
-from rlvr.generation import generate
-from rlvr.models import load_model, load_tokenizer
-from rlvr.prompts import Markers, chat_prompt
+from rlvr.data.prompts import Markers, chat_prompt
+from rlvr.training.decoding import generate
+from rlvr.training.models import load_model, load_tokenizer
 
 
 def main(

@@ -39,7 +39,7 @@ if missing:
   || exit 1
 
 step "convert the embedded model"
-python3 -c "from pathlib import Path; from rlvr.models import convert_gguf
+python3 -c "from pathlib import Path; from rlvr.training.models import convert_gguf
 convert_gguf(Path('/root/stage/smol.gguf'), Path('/root/smol-hf'), 'bfloat16')" >> "$out/steps.log" 2>&1
 
 step "tests/test_gpu.py"

@@ -79,11 +79,11 @@ def run_setting(name: str, base: Path, steps: int, work: Path) -> dict:
     import torch
 
     from benchmarks.common import LORA, grpo_examples, plain_trl_trainer, step_timer
-    from rlvr.config import TrainParams
-    from rlvr.models import load_trainable
-    from rlvr.prompts import Markers
-    from rlvr.rewards import REWARDS, build_rewards
-    from rlvr.trainers import build_grpo_trainer
+    from rlvr.config.params import TrainParams
+    from rlvr.data.prompts import Markers
+    from rlvr.training.models import load_trainable
+    from rlvr.training.trainers import build_grpo_trainer
+    from rlvr.verify.rewards import REWARDS, build_rewards
 
     spec = SETTINGS[name]
     per_round = spec.get("steps_per_generation", 1)
@@ -152,7 +152,7 @@ def main(
     import torch
 
     from benchmarks.common import embedded_model, print_table
-    from rlvr.hardware import installed
+    from rlvr.training.hardware import installed
 
     names = list(only or SETTINGS)
     if child_run:

@@ -25,17 +25,17 @@ import typer
 from filelock import FileLock
 
 from benchmarks.common import embedded_model
-from rlvr.checkpoints import train_and_publish
-from rlvr.config import LoraParams, SftParams, TrainParams
-from rlvr.data import problem_id, to_grpo_example, to_sft_example
-from rlvr.evaluation import score_completions, summarise
-from rlvr.generation import generate
-from rlvr.models import load_model, load_tokenizer, load_trainable
-from rlvr.problems import generate as make_problems
-from rlvr.prompts import Markers, chat_prompt, prefill_template
-from rlvr.rewards import build_rewards
-from rlvr.statistics import fixed_and_broken, paired_comparison
-from rlvr.trainers import build_grpo_trainer, build_sft_trainer
+from rlvr.config.params import LoraParams, SftParams, TrainParams
+from rlvr.data.prepare import problem_id, to_grpo_example, to_sft_example
+from rlvr.data.problems import generate as make_problems
+from rlvr.data.prompts import Markers, chat_prompt, prefill_template
+from rlvr.evaluation.scoring import score_completions, summarise
+from rlvr.evaluation.stats import fixed_and_broken, paired_comparison
+from rlvr.training.checkpoints import train_and_publish
+from rlvr.training.decoding import generate
+from rlvr.training.models import load_model, load_tokenizer, load_trainable
+from rlvr.training.trainers import build_grpo_trainer, build_sft_trainer
+from rlvr.verify.rewards import build_rewards
 
 MARKERS = Markers()
 PREFILLED = Markers(prefill_reasoning=True)

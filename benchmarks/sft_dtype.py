@@ -11,9 +11,9 @@ from pathlib import Path
 import typer
 
 from benchmarks.common import embedded_model, print_table, sft_examples, step_timer
-from rlvr.config import LoraParams, SftParams
-from rlvr.models import load_trainable
-from rlvr.trainers import build_sft_trainer
+from rlvr.config.params import LoraParams, SftParams
+from rlvr.training.models import load_trainable
+from rlvr.training.trainers import build_sft_trainer
 
 
 def main(steps: int = typer.Option(3, help="Steps per dtype; the first is left out as warm-up.")) -> None:

@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.common import embedded_model
-from rlvr.config import SftParams
-from rlvr.statistics import conclusion, points, replicate_interval
+from rlvr.config.params import SftParams
+from rlvr.evaluation.stats import conclusion, points, replicate_interval
 
 # The recipe of docs/benchmarks.md ("The embedded recipe", r3), less the sizes that are options here.
 RECIPE = [

@@ -8,8 +8,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from rlvr import registry
-from rlvr.config import load_params
+from rlvr.config.params import load_params
+from rlvr.mlops import registry
 
 
 def _name(root: str, model_name: str | None) -> str:
@@ -36,7 +36,7 @@ def promote(
     95% interval beats the champion by more than `margin` (defaults: params.yaml's registry section).
     `force` promotes regardless (recorded); `evaluate_champion` scores the champion on the challenger's
     held-out problems first when the two were evaluated on different sets."""
-    from rlvr.registered import scorer
+    from rlvr.serving.versions import scorer
 
     name = _name(root, model_name)
     params = load_params(Path(root) / "params.yaml").registry

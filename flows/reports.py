@@ -9,11 +9,11 @@ from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from rlvr.evaluation import markdown_report
-from rlvr.pipeline import paths
-from rlvr.predictions import changed_rows_markdown, models_and_pairs, side_by_side
-from rlvr.profiles import ParamsChange
-from rlvr.sources import read_jsonl
+from rlvr.config.profiles import ParamsChange
+from rlvr.data.sources import read_jsonl
+from rlvr.evaluation.predictions import changed_rows_markdown, models_and_pairs, side_by_side
+from rlvr.evaluation.scoring import markdown_report
+from rlvr.mlops.dvcfile import paths
 
 MLFLOW_UI = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
 

@@ -19,8 +19,8 @@ from prefect.schedules import Cron
 
 from flows import registry
 from flows.pipeline import pipeline
-from rlvr.config import load_params
-from rlvr.tracking import public_uri, tracking_uri
+from rlvr.config.params import load_params
+from rlvr.mlops.tracking import public_uri, tracking_uri
 
 
 def deployments(root: Path) -> list:

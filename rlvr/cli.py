@@ -29,8 +29,8 @@ def _fail(exc: Exception) -> None:
 def report(root: Path = ROOT) -> None:
     """Print the last evaluation: each model's accuracy with its 95% interval, the paired comparisons,
     and what they let one conclude."""
-    from rlvr.evaluation import COMPARISON_HEADER, DELTA_HEADER, comparison_rows, delta_rows
-    from rlvr.pipeline import paths
+    from rlvr.evaluation.scoring import COMPARISON_HEADER, DELTA_HEADER, comparison_rows, delta_rows
+    from rlvr.mlops.dvcfile import paths
 
     files = paths(root)
     if not files["metrics"].is_file():
@@ -57,8 +57,8 @@ def use_profile(
     name: str = typer.Argument(..., help="default, or a file name in profiles/"), root: Path = ROOT
 ):
     """Write a params profile into params.yaml (then `dvc repro` runs what it changes)."""
-    from rlvr.profiles import use_profile as write_profile
-    from rlvr.runlock import pipeline_lock
+    from rlvr.config.profiles import use_profile as write_profile
+    from rlvr.locks import pipeline_lock
 
     try:
         with pipeline_lock(root):  # not between the stages of a `dvc repro` or a flow run either
@@ -71,7 +71,7 @@ def use_profile(
 @app.command("check-params")
 def check_params(path: Path = typer.Argument(Path("params.yaml"))) -> None:
     """Validate a params file and say what is wrong with it."""
-    from rlvr.profiles import checked
+    from rlvr.config.profiles import checked
 
     try:
         checked(path)
@@ -81,7 +81,7 @@ def check_params(path: Path = typer.Argument(Path("params.yaml"))) -> None:
 
 
 def _registry_defaults(root: Path, name: str | None, margin: float | None) -> tuple[str, float]:
-    from rlvr.config import load_params
+    from rlvr.config.params import load_params
 
     registry = load_params(root / "params.yaml").registry
     return name or registry.model_name, registry.promote_margin if margin is None else margin
@@ -105,8 +105,8 @@ def promote(
 ) -> None:
     """Move `champion` to the `challenger` if it beats the champion on the same held-out problems beyond
     noise; the decision is printed and recorded as tags on both versions."""
-    from rlvr.registered import scorer
-    from rlvr.registry import promote as promote_challenger
+    from rlvr.mlops.registry import promote as promote_challenger
+    from rlvr.serving.versions import scorer
 
     try:
         name, margin = _registry_defaults(root, name, margin)
@@ -125,7 +125,7 @@ def rollback(
     root: Path = ROOT,
 ) -> None:
     """Move `champion` back to the version it replaced; the version left is not promoted again unasked."""
-    from rlvr.registry import rollback as rollback_champion
+    from rlvr.mlops.registry import rollback as rollback_champion
 
     try:
         name, _ = _registry_defaults(root, name, 0.0)
@@ -144,8 +144,8 @@ def ask(
 ) -> None:
     """Answer a question with a registered adapter on its base model (MLFLOW_TRACKING_URI names the
     registry; the version is downloaded and its base model built once, then reused)."""
-    from rlvr import registered
-    from rlvr.tracking import client
+    from rlvr.mlops.tracking import client
+    from rlvr.serving import versions as registered
 
     try:
         answerer, _, _ = registered.load(client(must_exist=True), model)
@@ -162,13 +162,13 @@ def shown_answer(completion: str, markers, show_reasoning: bool) -> tuple[str, s
     """What `ask` prints: the solution section (or, asked or when there is none, the whole completion),
     and a note for stderr.
 
-    >>> from rlvr.prompts import Markers
+    >>> from rlvr.data.prompts import Markers
     >>> shown_answer("<start_working_out>2+2<end_working_out><SOLUTION>4</SOLUTION>", Markers(), False)
     ('4', None)
     >>> shown_answer("four", Markers(), False)
     ('four', '(no <SOLUTION> section in the completion: it is printed whole)')
     """
-    from rlvr.parsing import solution_section
+    from rlvr.verify.parsing import solution_section
 
     answer = solution_section(completion, markers)
     if show_reasoning:

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import typer
 
-from rlvr.config import DistributedParams, load_params
+from rlvr.config.params import DistributedParams, load_params
 from rlvr.errors import RlvrError
-from rlvr.hardware import cuda_available
-from rlvr.runlock import params_lock
+from rlvr.locks import params_lock
+from rlvr.training.hardware import cuda_available
 
 
 def stage(main: Callable) -> None:
     """Run `main` as a command line; an error the user can fix prints its message, not a traceback.
 
-    The stage holds the project's params lock while it runs (`rlvr.runlock`), and fails if the values in
+    The stage holds the project's params lock while it runs (`rlvr.locks`), and fails if the values in
     its params file changed all the same (an editor ignores the lock): DVC would otherwise record params
     the stage never used, and call its outputs up to date."""
 

@@ -6,7 +6,7 @@ comparisons of every pair of models (`metrics/eval.json`), every completion (`ev
 what each arm cost and what the run concludes (`metrics/arms.json`), and the plots. The benchmark suites
 get the same metrics, one `eval.json`-shaped entry per suite (`metrics/suites.json`), and their
 completions (`eval/suites.jsonl`, each with its `suite`). Completions are scored through rlvr's
-`evaluate` metric (`rlvr.verified_math`): math-verify, or a reasoning-gym row's own task verifier.
+`evaluate` metric (`rlvr.evaluation.verified_math`): math-verify, or a reasoning-gym row's own task verifier.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import typer
 
-from rlvr.checkpoints import MANIFEST, read_log
-from rlvr.config import HELDOUT, load_params
-from rlvr.data import problem_id
+from rlvr.config.params import HELDOUT, load_params
+from rlvr.data.prepare import problem_id
+from rlvr.data.prompts import chat_prompt, prefill_template
+from rlvr.data.sources import read_jsonl, write_jsonl
 from rlvr.errors import DataError
-from rlvr.evaluation import (
+from rlvr.evaluation.plots import plot_comparison, plot_training
+from rlvr.evaluation.scoring import (
     COMPARISONS,
     answer_reward,
     compute_spent,
@@ -31,15 +33,13 @@ from rlvr.evaluation import (
     summarise,
     tied_share,
 )
-from rlvr.generation import generate
-from rlvr.hardware import cuda_available, resolve_dtype, select_backend, select_generation
-from rlvr.models import has_adapter, load_model, load_tokenizer
-from rlvr.plots import plot_comparison, plot_training
-from rlvr.prompts import chat_prompt, prefill_template
-from rlvr.rewards import gold_is_verifiable
-from rlvr.sources import read_jsonl, write_jsonl
-from rlvr.tracking import tracked
-from rlvr.verified_math import load as load_metric
+from rlvr.evaluation.verified_math import load as load_metric
+from rlvr.mlops.tracking import tracked
+from rlvr.training.checkpoints import MANIFEST, read_log
+from rlvr.training.decoding import generate
+from rlvr.training.hardware import cuda_available, resolve_dtype, select_backend, select_generation
+from rlvr.training.models import has_adapter, load_model, load_tokenizer
+from rlvr.verify.rewards import gold_is_verifiable
 from tasks import BASE, DATA, PARAMS, SFT, SFT_LOG, stage
 
 

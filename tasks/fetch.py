@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from rlvr.benchmarks import LAYOUTS, benchmark_rows
-from rlvr.config import HELDOUT, load_params
-from rlvr.gym_tasks import make_rows
-from rlvr.problems import generate
-from rlvr.sources import load_benchmark, load_hub, load_local, write_jsonl
+from rlvr.config.params import HELDOUT, load_params
+from rlvr.data.gym import make_rows
+from rlvr.data.problems import generate
+from rlvr.data.sources import load_benchmark, load_hub, load_local, write_jsonl
+from rlvr.data.suites import LAYOUTS, benchmark_rows
 from tasks import PARAMS, stage
 
 

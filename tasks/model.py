@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from rlvr.config import load_params
-from rlvr.hardware import resolve_dtype
-from rlvr.models import materialise_base
+from rlvr.config.params import load_params
+from rlvr.training.hardware import resolve_dtype
+from rlvr.training.models import materialise_base
 from tasks import PARAMS, stage
 
 

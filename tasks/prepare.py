@@ -7,13 +7,13 @@ from pathlib import Path
 
 import typer
 
-from rlvr.config import load_params
-from rlvr.data import prepare_rows
+from rlvr.config.params import load_params
+from rlvr.data.prepare import prepare_rows
+from rlvr.data.prompts import chat_prompt, prefill_template, prompt_ids
+from rlvr.data.sources import read_jsonl, write_jsonl
 from rlvr.errors import DataError
-from rlvr.models import load_tokenizer
-from rlvr.prompts import chat_prompt, prefill_template, prompt_ids
-from rlvr.rewards import gold_is_verifiable
-from rlvr.sources import read_jsonl, write_jsonl
+from rlvr.training.models import load_tokenizer
+from rlvr.verify.rewards import gold_is_verifiable
 from tasks import BASE, PARAMS, stage
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import typer
 import yaml
 
-from rlvr.config import Params, load_params
-from rlvr.registered import base_artifacts
-from rlvr.registry import CHALLENGER, CHAMPION, log_and_register
-from rlvr.sources import read_jsonl
-from rlvr.tracking import client, pipeline_run, public_uri, tracking_uri, training_run
+from rlvr.config.params import Params, load_params
+from rlvr.data.sources import read_jsonl
+from rlvr.mlops.registry import CHALLENGER, CHAMPION, log_and_register
+from rlvr.mlops.tracking import client, pipeline_run, public_uri, tracking_uri, training_run
+from rlvr.serving.versions import base_artifacts
 from tasks import BASE, GRPO, PARAMS, stage
 
 

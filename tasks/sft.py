@@ -11,17 +11,17 @@ from pathlib import Path
 
 import typer
 
-from rlvr.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
-from rlvr.config import load_params
-from rlvr.data import sft_examples
+from rlvr.config.params import load_params
+from rlvr.data.prepare import sft_examples
+from rlvr.data.prompts import conversation_ids, prefill_template
+from rlvr.data.sources import read_jsonl
 from rlvr.errors import DataError
-from rlvr.hardware import resolve_dtype, select_backend
-from rlvr.lineage import hash_path
-from rlvr.models import load_tokenizer, load_trainable
-from rlvr.prompts import conversation_ids, prefill_template
-from rlvr.sources import read_jsonl
-from rlvr.tracking import live_metrics, tracked
-from rlvr.trainers import build_sft_trainer
+from rlvr.mlops.lineage import hash_path
+from rlvr.mlops.tracking import live_metrics, tracked
+from rlvr.training.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
+from rlvr.training.hardware import resolve_dtype, select_backend
+from rlvr.training.models import load_tokenizer, load_trainable
+from rlvr.training.trainers import build_sft_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, relaunched, stage
 
 

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import typer
 
-from rlvr.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
-from rlvr.config import load_params
-from rlvr.data import to_grpo_example
+from rlvr.config.params import load_params
+from rlvr.data.prepare import to_grpo_example
+from rlvr.data.prompts import prefill_template
+from rlvr.data.sources import read_jsonl
 from rlvr.errors import RlvrError
-from rlvr.hardware import resolve_dtype, select_backend, select_generation
-from rlvr.lineage import hash_path
-from rlvr.models import has_adapter, load_trainable
-from rlvr.prompts import prefill_template
-from rlvr.rewards import build_rewards
-from rlvr.sources import read_jsonl
-from rlvr.tracking import live_metrics, tracked
-from rlvr.trainers import build_grpo_trainer
+from rlvr.mlops.lineage import hash_path
+from rlvr.mlops.tracking import live_metrics, tracked
+from rlvr.training.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
+from rlvr.training.hardware import resolve_dtype, select_backend, select_generation
+from rlvr.training.models import has_adapter, load_trainable
+from rlvr.training.trainers import build_grpo_trainer
+from rlvr.verify.rewards import build_rewards
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, relaunched, stage
 
 

@@ -94,7 +94,7 @@ def git(project: Path, *args: str) -> None:
 def make_project(dest: Path, tiny_model: Path) -> Path:
     """This project's files (tracked and untracked-not-ignored, as a clone would have them, plus work in
     progress) in a fresh git repository, on the tiny profile, with the tiny model at ./tiny-model."""
-    from rlvr.profiles import use_profile
+    from rlvr.config.profiles import use_profile
 
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],

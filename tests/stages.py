@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from rlvr.checkpoints import write_log
-from rlvr.config import parse_params
-from rlvr.problems import generate
-from rlvr.sources import write_jsonl
+from rlvr.config.params import parse_params
+from rlvr.data.problems import generate
+from rlvr.data.sources import write_jsonl
+from rlvr.training.checkpoints import write_log
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = generate(24, seed=5, levels=[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.config import Params, ParamsError, load_params, parse_params
+from rlvr.config.params import Params, ParamsError, load_params, parse_params
 
 
 @pytest.mark.parametrize(
@@ -90,8 +90,8 @@ def test_missing_and_malformed_files(tmp_path):
 
 
 def test_unknown_reward_names_are_refused_where_the_rewards_are_built(tmp_path):
-    from rlvr.profiles import checked
-    from rlvr.rewards import UnknownReward
+    from rlvr.config.profiles import checked
+    from rlvr.verify.rewards import UnknownReward
 
     (tmp_path / "params.yaml").write_text("train:\n  rewards: {novelty: 1.0}\n")
     with pytest.raises(UnknownReward, match="train.rewards: unknown reward 'novelty'; the rewards are"):

@@ -3,7 +3,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rlvr.data import (
+from rlvr.data.prepare import (
     DROP_REASONS,
     Prepared,
     clean_rows,
@@ -14,8 +14,8 @@ from rlvr.data import (
     to_grpo_example,
     to_sft_example,
 )
-from rlvr.problems import LEVELS, generate
-from rlvr.prompts import Markers, chat_prompt
+from rlvr.data.problems import LEVELS, generate
+from rlvr.data.prompts import Markers, chat_prompt
 
 MARKERS = Markers()
 WIDE_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")

@@ -8,7 +8,7 @@ import weakref
 
 import pytest
 
-from rlvr.deadline import RETRY_S, OutOfTime, within
+from rlvr.verify.deadline import RETRY_S, OutOfTime, within
 
 
 class Garbage:

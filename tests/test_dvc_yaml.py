@@ -38,7 +38,12 @@ def imports(path: Path) -> set[Path]:
         else:
             continue
         found |= {file for name in names if (file := module_file(name)) is not None}
-    return found | {Path(path.parts[0], "__init__.py")}
+    return found | packages_of(path)
+
+
+def packages_of(path: Path) -> set[Path]:
+    """The `__init__.py` of every package above `path` (importing a module runs each of them)."""
+    return {Path(*path.parts[:depth], "__init__.py") for depth in range(1, len(path.parts))} - {path}
 
 
 def closure(entry: Path) -> set[str]:

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from rlvr.checkpoints import train_and_publish
-from rlvr.config import LoraParams, SftParams
-from rlvr.data import to_sft_example
-from rlvr.evaluation import score_completions, summarise
-from rlvr.generation import generate
-from rlvr.models import load_model, load_tokenizer, load_trainable, materialise_base
-from rlvr.problems import generate as generate_problems
-from rlvr.prompts import Markers, chat_prompt
-from rlvr.trainers import build_sft_trainer
+from rlvr.config.params import LoraParams, SftParams
+from rlvr.data.prepare import to_sft_example
+from rlvr.data.problems import generate as generate_problems
+from rlvr.data.prompts import Markers, chat_prompt
+from rlvr.evaluation.scoring import score_completions, summarise
+from rlvr.training.checkpoints import train_and_publish
+from rlvr.training.decoding import generate
+from rlvr.training.models import load_model, load_tokenizer, load_trainable, materialise_base
+from rlvr.training.trainers import build_sft_trainer
 
 pytestmark = pytest.mark.slow
 

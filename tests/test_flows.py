@@ -14,11 +14,11 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from flows import registry as registry_flows
 from flows.pipeline import pipeline
 from flows.serve import deployments
-from rlvr.config import load_params
-from rlvr.lineage import hash_path
-from rlvr.pipeline import paths
-from rlvr.registry import RegistryError, log_and_register
-from rlvr.sources import read_jsonl
+from rlvr.config.params import load_params
+from rlvr.data.sources import read_jsonl
+from rlvr.mlops.dvcfile import paths
+from rlvr.mlops.lineage import hash_path
+from rlvr.mlops.registry import RegistryError, log_and_register
 from tests.conftest import copy_project, project_env, registry_client
 from tests.test_pipeline import MODELS, ORDER, STAGES
 

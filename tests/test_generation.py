@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import GenerationConfig
 
-from rlvr.generation import MergedSampler, generate
-from rlvr.models import load_model, load_tokenizer
-from rlvr.prompts import Markers, chat_prompt, prompt_ids
+from rlvr.data.prompts import Markers, chat_prompt, prompt_ids
+from rlvr.training.decoding import MergedSampler, generate
+from rlvr.training.models import load_model, load_tokenizer
 from tests.stages import ROWS
 from tests.tiny import build_tiny_model
 

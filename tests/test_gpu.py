@@ -17,17 +17,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rlvr.checkpoints import read_log, train_and_publish
-from rlvr.config import LoraParams, TrainParams
-from rlvr.data import to_grpo_example
-from rlvr.evaluation import models_of
-from rlvr.generation import generate
-from rlvr.hardware import installed, select_backend, select_generation
-from rlvr.inference import Answerer
-from rlvr.models import load_model, load_tokenizer, load_trainable
-from rlvr.prompts import Markers, chat_prompt
-from rlvr.rewards import REWARDS, build_rewards
-from rlvr.trainers import build_grpo_trainer
+from rlvr.config.params import LoraParams, TrainParams
+from rlvr.data.prepare import to_grpo_example
+from rlvr.data.prompts import Markers, chat_prompt
+from rlvr.evaluation.scoring import models_of
+from rlvr.serving.answerer import Answerer
+from rlvr.training.checkpoints import read_log, train_and_publish
+from rlvr.training.decoding import generate
+from rlvr.training.hardware import installed, select_backend, select_generation
+from rlvr.training.models import load_model, load_tokenizer, load_trainable
+from rlvr.training.trainers import build_grpo_trainer
+from rlvr.verify.rewards import REWARDS, build_rewards
 from tests.stages import ROOT, ROWS, evaluate_stage, stage_project, train_stage
 from tests.tiny import DigitShare, build_tiny_model, lora_weights
 

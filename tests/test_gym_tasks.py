@@ -17,12 +17,12 @@ import warnings
 
 import pytest
 
-from rlvr.config import ParamsError, parse_params
-from rlvr.data import clean_rows, prepare_rows, to_grpo_example
-from rlvr.evaluation import score_completions
-from rlvr.gym_tasks import REFUSED, SAFE_TASKS, config_knobs, make_rows, score, worked_solution
-from rlvr.prompts import Markers
-from rlvr.rewards import Accuracy, TaskScore
+from rlvr.config.params import ParamsError, parse_params
+from rlvr.data.gym import REFUSED, SAFE_TASKS, config_knobs, make_rows, score, worked_solution
+from rlvr.data.prepare import clean_rows, prepare_rows, to_grpo_example
+from rlvr.data.prompts import Markers
+from rlvr.evaluation.scoring import score_completions
+from rlvr.verify.rewards import Accuracy, TaskScore
 from tests.conftest import ROOT
 
 with warnings.catch_warnings():
@@ -111,7 +111,7 @@ def test_rows_hold_what_the_verifier_needs_and_the_gold_gets_full_marks():
 def test_the_same_params_make_byte_identical_rows_in_another_process():
     here = "\n".join(json.dumps(row, ensure_ascii=False) for row in ROWS)
     code = (
-        "import json; from rlvr.gym_tasks import make_rows, SAFE_TASKS; "
+        "import json; from rlvr.data.gym import make_rows, SAFE_TASKS; "
         "print('\\n'.join(json.dumps(r, ensure_ascii=False) for r in "
         "make_rows([(n, 1.0, {}) for n in SAFE_TASKS], size=70, seed=3)))"
     )
@@ -271,7 +271,7 @@ def test_bad_task_params_name_the_key_and_what_is_allowed(tasks, message):
 
 
 def test_reasoning_gym_rejects_a_knob_value_at_fetch_naming_the_task():
-    from rlvr.gym_tasks import TaskConfigError
+    from rlvr.data.gym import TaskConfigError
 
     with pytest.raises(TaskConfigError, match=r"reasoning-gym refuses chain_sum's config .*max_terms"):
         make_rows([("chain_sum", 1.0, {"min_terms": 5, "max_terms": 2})], size=3, seed=0)

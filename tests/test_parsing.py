@@ -1,11 +1,11 @@
-"""Literal cases for the completion readers in rlvr.parsing."""
+"""Literal cases for the completion readers in rlvr.verify.parsing."""
 
 from __future__ import annotations
 
 import pytest
 
-from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
-from rlvr.prompts import Markers
+from rlvr.data.prompts import Markers
+from rlvr.verify.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 
 M = Markers()
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from rlvr.checkpoints import read_log
-from rlvr.config import load_params
-from rlvr.lineage import hash_path
-from rlvr.pipeline import paths, stage_order
-from rlvr.profiles import apply_overrides
-from rlvr.runlock import PARAMS_LOCK
-from rlvr.sources import read_jsonl
+from rlvr.config.params import load_params
+from rlvr.config.profiles import apply_overrides
+from rlvr.data.sources import read_jsonl
+from rlvr.locks import PARAMS_LOCK
+from rlvr.mlops.dvcfile import paths, stage_order
+from rlvr.mlops.lineage import hash_path
+from rlvr.training.checkpoints import read_log
 from tests.conftest import dvc, project_env, ran_stages, registry_client
 
 ORDER = ["fetch", "model", "prepare", "sft", "train@grpo", "train@grpo_from_base", "evaluate", "register"]
@@ -247,8 +247,8 @@ def test_params_cannot_change_under_a_running_stage(project_copy):
 
 
 def test_shipped_profiles_validate_and_params_yaml_is_the_default():
-    from rlvr.config import Params
-    from rlvr.profiles import available, profile_values
+    from rlvr.config.params import Params
+    from rlvr.config.profiles import available, profile_values
     from tests.conftest import ROOT
 
     assert load_params(ROOT / "params.yaml") == Params()
@@ -259,7 +259,7 @@ def test_shipped_profiles_validate_and_params_yaml_is_the_default():
 
 
 def test_profiles_round_trip_params_yaml_byte_for_byte(tmp_path):
-    from rlvr.profiles import available, use_profile
+    from rlvr.config.profiles import available, use_profile
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
@@ -295,8 +295,8 @@ def test_an_override_changes_one_value_and_nothing_else(tmp_path):
 
 @pytest.mark.parametrize("name", ["../params", "../../etc/passwd", "tiny/../tiny", "/tmp/x", "nope"])
 def test_profile_names_cannot_leave_the_profiles_folder(tmp_path, name):
-    from rlvr.config import ParamsError
-    from rlvr.profiles import use_profile
+    from rlvr.config.params import ParamsError
+    from rlvr.config.profiles import use_profile
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
@@ -334,7 +334,7 @@ def test_a_profile_with_a_yaml_error_is_one_line_not_a_traceback(tmp_path):
     ],
 )
 def test_bad_override_is_rejected_and_params_unchanged(tmp_path, override, message):
-    from rlvr.config import ParamsError
+    from rlvr.config.params import ParamsError
     from tests.conftest import ROOT
 
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
@@ -347,9 +347,9 @@ def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch, tmp_path
     from typer.testing import CliRunner
 
     from rlvr.cli import app
-    from rlvr.generation import generate
-    from rlvr.models import load_model, load_tokenizer
-    from rlvr.prompts import chat_prompt
+    from rlvr.data.prompts import chat_prompt
+    from rlvr.training.decoding import generate
+    from rlvr.training.models import load_model, load_tokenizer
 
     project = reproduced[0]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", project_env(project)["MLFLOW_TRACKING_URI"])
@@ -384,7 +384,7 @@ def test_ask_names_a_missing_model(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from rlvr.cli import app
-    from rlvr.tracking import client
+    from rlvr.mlops.tracking import client
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     client()

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.config import SftParams, parse_params
-from rlvr.data import to_sft_example
-from rlvr.evaluation import score_completions
-from rlvr.models import load_tokenizer, load_trainable
-from rlvr.prompts import Markers, chat_prompt, conversation_ids, prefill_template, prompt_ids
-from rlvr.rewards import build_rewards
-from rlvr.trainers import build_sft_trainer
+from rlvr.config.params import SftParams, parse_params
+from rlvr.data.prepare import to_sft_example
+from rlvr.data.prompts import Markers, chat_prompt, conversation_ids, prefill_template, prompt_ids
+from rlvr.evaluation.scoring import score_completions
+from rlvr.training.models import load_tokenizer, load_trainable
+from rlvr.training.trainers import build_sft_trainer
+from rlvr.verify.rewards import build_rewards
 
 PREFILL = Markers(prefill_reasoning=True)
 NAMES = ["match_format_exactly", "match_format_approximately", "check_answer", "check_numbers", "accuracy"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import rlvr
-from rlvr.problems import KINDS, LEVELS, generate
+from rlvr.data.problems import KINDS, LEVELS, generate
 
 # sha256 of json.dumps(generate(300, seed=1234, levels=LEVELS), sort_keys=True). It changes only when the
 # generator's output changes on purpose; then record the new digest here.
@@ -56,7 +56,7 @@ def test_the_output_is_recorded_bit_for_bit():
 
 def test_the_output_does_not_depend_on_the_hash_seed():
     code = (
-        "import hashlib, json; from rlvr.problems import LEVELS, generate; "
+        "import hashlib, json; from rlvr.data.problems import LEVELS, generate; "
         "print(hashlib.sha256(json.dumps(generate(300, seed=1234, levels=LEVELS), sort_keys=True)"
         ".encode('utf-8')).hexdigest())"
     )

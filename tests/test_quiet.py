@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tests.conftest import ROOT
 
 
@@ -13,7 +11,7 @@ def test_decoding_a_bpe_tokenizer_that_asks_for_clean_up_warns_nothing(tiny_mode
 
     from transformers import AutoTokenizer
 
-    from rlvr.models import load_tokenizer
+    from rlvr.training.models import load_tokenizer
 
     AutoTokenizer.from_pretrained(tiny_model).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
@@ -36,8 +34,3 @@ def test_decoding_a_bpe_tokenizer_that_asks_for_clean_up_warns_nothing(tiny_mode
 def test_dvc_plot_renders_are_ignored_by_git():
     assert "dvc_plots/" in (ROOT / ".gitignore").read_text().splitlines()
 
-
-def test_the_registered_model_code_is_not_pickled():
-    """The file MLflow logs as the model's code defines and sets the model itself."""
-    source = (Path(ROOT) / "rlvr" / "serving.py").read_text()
-    assert "set_model(AdapterModel())" in source and "cloudpickle" not in source

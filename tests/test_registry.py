@@ -16,11 +16,11 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from rlvr import registry, tracking
 from rlvr.cli import app
-from rlvr.predictions import set_fingerprint
-from rlvr.registry import ACCURACY_TAG, HELDOUT_SET_TAG, HISTORY_TAG, ROLLED_BACK_TAG, RegistryError
-from rlvr.tracking import TrackingError, flatten
+from rlvr.evaluation.predictions import set_fingerprint
+from rlvr.mlops import registry, tracking
+from rlvr.mlops.registry import ACCURACY_TAG, HELDOUT_SET_TAG, HISTORY_TAG, ROLLED_BACK_TAG, RegistryError
+from rlvr.mlops.tracking import TrackingError, flatten
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import rlvr.rewards
-from rlvr.prompts import Markers, target_completion
-from rlvr.rewards import (
+import rlvr.verify.rewards
+from rlvr.data.prompts import Markers, target_completion
+from rlvr.verify.rewards import (
     REWARDS,
     Accuracy,
     CheckAnswer,
@@ -350,7 +350,7 @@ def test_rewards_pickle(name):
 
 
 def test_score_constants():
-    r = rlvr.rewards
+    r = rlvr.verify.rewards
     assert (r.FORMAT_EXACT, r.MARKER_ONCE, r.MARKER_MISSING_OR_REPEATED) == (3.0, 0.5, -1.0)
     assert (r.ANSWER_EXACT, r.ANSWER_EXACT_IGNORING_WHITESPACE) == (5.0, 3.5)
     assert (r.ANSWER_WITHIN_10_PERCENT, r.ANSWER_WITHIN_20_PERCENT, r.ANSWER_WRONG) == (2.0, 1.5, -2.5)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from math_verify import parse, verify
 
-from rlvr.rewards import Accuracy
+from rlvr.verify.rewards import Accuracy
 
 AGREEMENT = [
     # Golds and guesses that bring their own math delimiters, percentages

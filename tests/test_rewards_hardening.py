@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rlvr.deadline import RETRY_S
-from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
-from rlvr.prompts import Markers
-from rlvr.rewards import GOLD_LIMIT_S, GUESS_LIMIT_S, REWARDS, Accuracy
+from rlvr.data.prompts import Markers
+from rlvr.verify.deadline import RETRY_S
+from rlvr.verify.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
+from rlvr.verify.rewards import GOLD_LIMIT_S, GUESS_LIMIT_S, REWARDS, Accuracy
 
 M = Markers()
 BOUND_S = 2.0  # per call, for every reward but the symbolic one
@@ -142,7 +142,7 @@ def test_parsing_survives(text):
 
 
 # A limit's first exception can land in a garbage-collection callback, where Python drops it with a
-# warning; rlvr.deadline raises it again (tests/test_deadline.py).
+# warning; rlvr.verify.deadline raises it again (tests/test_deadline.py).
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize(
     "guess",

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.showcase import main, pool, runs
-from rlvr.statistics import replicate_interval
+from rlvr.evaluation.stats import replicate_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from rlvr.checkpoints import MANIFEST
-from rlvr.data import to_sft_example
-from rlvr.models import load_tokenizer
-from rlvr.problems import generate
-from rlvr.prompts import Markers, chat_prompt, conversation_ids, prompt_ids
-from rlvr.sources import read_jsonl, write_jsonl
+from rlvr.data.prepare import to_sft_example
+from rlvr.data.problems import generate
+from rlvr.data.prompts import Markers, chat_prompt, conversation_ids, prompt_ids
+from rlvr.data.sources import read_jsonl, write_jsonl
+from rlvr.training.checkpoints import MANIFEST
+from rlvr.training.models import load_tokenizer
 from tests.conftest import ROOT, project_env
 
 SHORT = generate(40, seed=1, levels=[1])

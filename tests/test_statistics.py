@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from rlvr.evaluation import answer_reward, compare_models, recommendation, reward_hacking, summarise
-from rlvr.statistics import (
+from rlvr.evaluation.scoring import answer_reward, compare_models, recommendation, reward_hacking, summarise
+from rlvr.evaluation.stats import (
     accuracy_interval,
     conclusion,
     fixed_and_broken,

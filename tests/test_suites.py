@@ -13,11 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rlvr.benchmarks import LAYOUTS, PINNED, benchmark_rows, gsm8k_answer
-from rlvr.config import ParamsError, parse_params
+from rlvr.config.params import ParamsError, parse_params
+from rlvr.data.sources import load_benchmark, write_jsonl
+from rlvr.data.suites import LAYOUTS, PINNED, benchmark_rows, gsm8k_answer
 from rlvr.errors import DataError
-from rlvr.rewards import Accuracy, MatchFormatExactly, TaskScore
-from rlvr.sources import load_benchmark, write_jsonl
+from rlvr.verify.rewards import Accuracy, MatchFormatExactly, TaskScore
 from tests.conftest import ROOT
 
 
@@ -120,7 +120,7 @@ FRACTION = {"numerator": 4, "denominator": 6, "simplified_numerator": 2, "simpli
 METRIC = """
 import json, sys
 import evaluate
-from rlvr.verified_math import PATH
+from rlvr.evaluation.verified_math import PATH
 metric = evaluate.load(PATH, keep_in_memory=True)
 brackets = evaluate.load(PATH, markers={"solution_start": "[", "solution_end": "]"})
 c, r, t, m = json.loads(sys.argv[1])
@@ -149,7 +149,7 @@ def test_the_evaluate_metric_loads_offline_from_the_package_and_agrees_with_the_
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["path"] == str(ROOT / "rlvr" / "verified_math.py") and out["name"] == "verified_math"
+    assert out["path"] == str(ROOT / "rlvr" / "evaluation" / "verified_math.py") and out["name"] == "verified_math"
     # the copy `evaluate` imports lives in its modules cache, under HF_HOME: nothing came from the hub
     assert (tmp_path / "hf" / "modules" / "evaluate_modules" / "metrics" / "verified_math").is_dir()
 

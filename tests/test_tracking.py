@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlvr.checkpoints import read_log
-from rlvr.config import load_params
-from rlvr.pipeline import paths
-from rlvr.sources import read_jsonl
-from rlvr.tracking import INPUTS, ROLE
+from rlvr.config.params import load_params
+from rlvr.data.sources import read_jsonl
+from rlvr.mlops.dvcfile import paths
+from rlvr.mlops.tracking import INPUTS, ROLE
+from rlvr.training.checkpoints import read_log
 from tests.conftest import project_env, registry_client
 
 
@@ -103,9 +103,9 @@ def test_register_logs_from_the_parent_run_and_links_the_training_run(reproduced
 def test_the_registered_model_loads_from_another_directory_with_only_the_tracking_uri(reproduced, tmp_path):
     """A fresh process, elsewhere, whose environment names only the tracking URI (and a cache): the
     version brings its code (rlvr, logged as code, no pickle) and its base model."""
-    from rlvr.generation import generate
-    from rlvr.models import load_model, load_tokenizer
-    from rlvr.prompts import chat_prompt
+    from rlvr.data.prompts import chat_prompt
+    from rlvr.training.decoding import generate
+    from rlvr.training.models import load_model, load_tokenizer
 
     project = reproduced[0]
     question = "What is 12 + 30?"
@@ -158,7 +158,7 @@ def test_the_registered_model_carries_installable_requirements_and_no_pickle(rep
     names = {line.split("==")[0] for line in requirements if "==" in line}
     assert {"torch", "transformers", "peft", "mlflow", "gguf", "math-verify"} <= names
     assert not any("+" in line for line in requirements)  # no local build tags such as torch==2.13.0+cpu
-    assert not list(local.rglob("*.pkl")) and (local / "code" / "rlvr" / "inference.py").is_file()
+    assert not list(local.rglob("*.pkl")) and (local / "code" / "rlvr" / "serving" / "answerer.py").is_file()
     pyfunc = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
     assert pyfunc["loader_module"] == "mlflow.pyfunc.loaders.code_model"
     assert set(pyfunc["artifacts"]) == {"adapter", "base"}  # a local base model travels with the version

@@ -24,8 +24,8 @@ def build_tiny_model(dest: Path, seed: int = 0, hidden: int = 32) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from rlvr.problems import generate
-    from rlvr.prompts import Markers, system_prompt
+    from rlvr.data.problems import generate
+    from rlvr.data.prompts import Markers, system_prompt
 
     corpus = [system_prompt(Markers())] + [
         f"{r['problem']} {r['solution']} {r['answer']}" for r in generate(50, 0, [1])
@@ -74,7 +74,7 @@ class DigitShare:
     __name__ = "digit_share"
 
     def __call__(self, completions, **columns):
-        from rlvr.parsing import completion_text
+        from rlvr.verify.parsing import completion_text
 
         texts = [completion_text(c) for c in completions]
         return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]

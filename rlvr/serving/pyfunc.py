@@ -4,7 +4,7 @@ MLflow copies this file into each version (models-from-code) with the `rlvr` pac
 (`code_paths`), and runs it when the version is loaded (`mlflow.pyfunc.load_model`, `mlflow models
 serve`): loading a version runs this readable file, never an object someone pickled. The version's
 artifacts hold the adapter and, where the base model cannot be fetched by name, the base model itself
-(`rlvr.registered`), so it answers from any directory and any environment that installs its
+(`rlvr.serving.versions`), so it answers from any directory and any environment that installs its
 requirements.
 """
 
@@ -19,7 +19,7 @@ class AdapterModel(PythonModel):
     params), max_new_tokens."""
 
     def load_context(self, context) -> None:
-        from rlvr.registered import answerer
+        from rlvr.serving.versions import answerer
 
         self.answerer = answerer(context.artifacts, context.model_config)
 

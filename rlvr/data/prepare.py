@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from rlvr.gym_tasks import SAFE_TASKS
-from rlvr.prompts import Markers, chat_prompt, target_completion
+from rlvr.data.gym import SAFE_TASKS
+from rlvr.data.prompts import Markers, chat_prompt, target_completion
 
 CLEAN_REASONS = ("not_a_mapping", "non_string_field", "empty_problem", "missing_answer")
 DROP_REASONS = (*CLEAN_REASONS, "duplicate", "unverifiable_answer", "prompt_too_long")
@@ -136,7 +136,7 @@ def prepare_rows(
 
     Duplicates go before the split, so a held-out problem never has a copy in train. Then rows whose
     gold answer the reward cannot check (`is_verifiable(answer)` false; for a row of a reasoning-gym
-    task, a task that is not on `rlvr.gym_tasks.SAFE_TASKS`, whose verifier is never called) and rows
+    task, a task that is not on `rlvr.data.gym.SAFE_TASKS`, whose verifier is never called) and rows
     whose prompt is too long (`prompt_tokens(problem) > max_prompt_tokens`) are dropped. The caller
     supplies both checks (the reward's parser and a tokenizer), which keeps this module free of them;
     `prompt_tokens` gets the problem and is expected to count the whole prompt built around it.

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rlvr.config import SftParams, TrainParams
-from rlvr.generation import paged_cache
-from rlvr.hardware import cuda_available
+from rlvr.config.params import SftParams, TrainParams
+from rlvr.training.decoding import paged_cache
+from rlvr.training.hardware import cuda_available
 
 
 def training_args(
@@ -82,7 +82,7 @@ def merged_sampling(GRPOTrainer, static_tokens: int | None = None):
     """`GRPOTrainer` sampling its completions from a merged copy of the policy (`MergedSampler`) instead
     of through PEFT's unmerged LoRA, into a static KV cache of `static_tokens` when given. It replaces
     TRL's plain-`generate` branch, for text prompts."""
-    from rlvr.generation import MergedSampler
+    from rlvr.training.decoding import MergedSampler
 
     class MergedSamplingGRPOTrainer(GRPOTrainer):
         sampler: MergedSampler | None = None

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rlvr.benchmarks import LAYOUTS, PINNED
+from rlvr.data.gym import check_knobs, check_task
+from rlvr.data.problems import KINDS, LEVELS
+from rlvr.data.prompts import Markers
+from rlvr.data.suites import LAYOUTS, PINNED
 from rlvr.errors import RlvrError
-from rlvr.gym_tasks import check_knobs, check_task
-from rlvr.problems import KINDS, LEVELS
-from rlvr.prompts import Markers
 
 
 class Section(BaseModel):
@@ -175,7 +175,7 @@ class TrainParams(Section):
     optim: str = "adamw_torch"  # one of transformers' OptimizerNames values
     save_steps: int = Field(default=5, gt=0)
     seed: int = 0
-    # name: weight; the names are checked where the rewards are built (rlvr.rewards.build_rewards), so
+    # name: weight; the names are checked where the rewards are built (rlvr.verify.rewards.build_rewards), so
     # that reading params does not import the verifier (sympy, math-verify)
     rewards: dict[str, float] = Field(
         default={
@@ -214,7 +214,7 @@ class TrainParams(Section):
 
 class Benchmark(Section):
     """A standard benchmark: a Hugging Face dataset at a pinned revision, or a local .jsonl/.parquet file
-    (or folder) in the same columns; `layout` names those columns (rlvr.benchmarks.LAYOUTS)."""
+    (or folder) in the same columns; `layout` names those columns (rlvr.data.suites.LAYOUTS)."""
 
     layout: Literal[tuple(LAYOUTS)]
     path: str
@@ -265,7 +265,7 @@ class DistributedParams(Section):
 
 
 class TrackingParams(Section):
-    """Live MLflow tracking of the training stages (rlvr.tracking)."""
+    """Live MLflow tracking of the training stages (rlvr.mlops.tracking)."""
 
     completions_every: int = Field(default=5, ge=0)  # GRPO sample completions table every N steps; 0: never
 

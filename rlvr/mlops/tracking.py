@@ -202,7 +202,7 @@ def _short_hash(text: str) -> str:
 
 
 def _inputs(root: Path, params_file: Path) -> dict[str, str]:
-    from rlvr.lineage import dvc_out_hash, git_commit, hash_path
+    from rlvr.mlops.lineage import dvc_out_hash, git_commit, hash_path
 
     params_hash = hash_path(params_file)
     data = dvc_out_hash(root / "dvc.lock", "fetch") or "none"
@@ -237,7 +237,7 @@ def pipeline_run(mlflow_client, root: Path = Path("."), params_file: Path = Path
     import yaml
     from mlflow.entities import Param, RunStatus
 
-    from rlvr.profiles import closest_profile
+    from rlvr.config.profiles import closest_profile
 
     experiment = experiment_id(mlflow_client)
     tags = _inputs(root, params_file)
@@ -306,7 +306,7 @@ def tracked(main: Callable, stage: str | Callable[[dict], str]) -> Callable:
     def run(*args, **kwargs):
         if os.environ.get("RANK", "0") != "0":
             return main(*args, **kwargs)
-        from rlvr.config import load_params
+        from rlvr.config.params import load_params
 
         load_params(kwargs["params"])
         with stage_run(stage(kwargs) if callable(stage) else stage, Path(kwargs["params"])):
@@ -346,7 +346,7 @@ def record_outputs(adapter: Path | None = None, evaluation: Path | None = None) 
 
     import mlflow
 
-    from rlvr.lineage import hash_path
+    from rlvr.mlops.lineage import hash_path
 
     if mlflow.active_run() is None:
         return
@@ -358,7 +358,7 @@ def record_outputs(adapter: Path | None = None, evaluation: Path | None = None) 
 
 def training_run(mlflow_client, adapter: Path) -> str | None:
     """The id of the finished run that wrote this adapter, if it was tracked."""
-    from rlvr.lineage import hash_path
+    from rlvr.mlops.lineage import hash_path
 
     found = mlflow_client.search_runs(
         [experiment_id(mlflow_client)],
@@ -402,7 +402,7 @@ def live_metrics(trainer, completions_every: int = 0):
             import mlflow
             import pandas as pd
 
-            from rlvr.parsing import completion_text
+            from rlvr.verify.parsing import completion_text
 
             buffer = getattr(trainer, "_logs", None)
             if not buffer or not buffer.get("prompt"):

@@ -7,7 +7,7 @@ so `reward(["..."], answer=["42"])` works outside the trainer too. TRL names a r
 `reward.__name__`, hence the class attribute. Scores and weights are documented in docs/rewards.md.
 
 Model text only ever reaches math-verify's own parser (never `eval` or `sympify`), and only after a
-length cap. Its work is bounded by `rlvr.deadline` (math-verify's own single-alarm timeouts are off:
+length cap. Its work is bounded by `rlvr.verify.deadline` (math-verify's own single-alarm timeouts are off:
 an exception that lands in a garbage-collection callback is dropped, and the work runs on). Signal
 timers work only on the main thread of a process; a reward called from another thread hands that
 work to a helper process, whose main thread keeps the same limits.
@@ -29,11 +29,11 @@ from typing import TypeVar
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-from rlvr import gym_tasks
-from rlvr.deadline import OutOfTime, within
+from rlvr.data import gym as gym_tasks
+from rlvr.data.prompts import Markers
 from rlvr.errors import RlvrError
-from rlvr.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
-from rlvr.prompts import Markers
+from rlvr.verify.deadline import OutOfTime, within
+from rlvr.verify.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 
 # Scores (the table in docs/rewards.md).
 FORMAT_EXACT = 3.0
@@ -242,10 +242,10 @@ class TaskScore:
     """The row's own reasoning-gym verifier on the solution section, scaled to `accuracy`'s 2.0: 2.0 right,
     the task's partial credit in between (some tasks pay for a near miss), 0.0 without a solution section
     or with one over 300 characters (never handed to the verifier). None (the row does not count) for a
-    row without a task, or with a task whose verifier rlvr has not cleared (`rlvr.gym_tasks.SAFE_TASKS`).
+    row without a task, or with a task whose verifier rlvr has not cleared (`rlvr.data.gym.SAFE_TASKS`).
 
     The task and its metadata reach the reward as the `task` and `task_metadata` columns of the training
-    examples (`rlvr.data.to_grpo_example`). The verifiers cleared treat the text as data (string and
+    examples (`rlvr.data.prepare.to_grpo_example`). The verifiers cleared treat the text as data (string and
     regular-expression matching, Decimal(), int()), so the length cap bounds their time.
 
     >>> meta = json.dumps({"numerator": 4, "denominator": 6, "simplified_numerator": 2,

@@ -1,6 +1,6 @@
 """Loading raw rows (from the Hugging Face Hub, a local copy, or local files) and writing JSONL.
 
-This is the I/O side of the fetch and prepare stages; what happens to the rows lives in `rlvr.data`.
+This is the I/O side of the fetch and prepare stages; what happens to the rows lives in `rlvr.data.prepare`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def load_benchmark(
 ) -> list[dict]:
     """A benchmark's rows under rlvr's field names: from a local .jsonl/.parquet file or folder of them
     when `path` exists (offline; `config`, `revision` and `split` do not apply), else from the Hub at
-    `revision`. `columns` are the hub dataset's own (`rlvr.benchmarks.LAYOUTS`)."""
+    `revision`. `columns` are the hub dataset's own (`rlvr.data.suites.LAYOUTS`)."""
     if Path(path).is_file() or (Path(path).is_dir() and not (Path(path) / "README.md").is_file()):
         rows = load_local(path, columns)
         return rows[:max_rows] if max_rows is not None else rows

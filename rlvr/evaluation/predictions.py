@@ -1,7 +1,7 @@
 """Per-problem held-out predictions (`eval/predictions.jsonl`): one model's results, a fingerprint of the
 problem set, and the models side by side. Pure: no I/O.
 
-Records carry `id` (`rlvr.data.problem_id` of the problem), so results of two models, or of two
+Records carry `id` (`rlvr.data.prepare.problem_id` of the problem), so results of two models, or of two
 registered versions, pair up by problem rather than by position.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from rlvr.data import problem_id
+from rlvr.data.prepare import problem_id
 
 RESULT_KEYS = ("id", "problem", "answer", "correct")
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rlvr.errors import RlvrError
 
 if TYPE_CHECKING:
-    from rlvr.config import LoraParams
+    from rlvr.config.params import LoraParams
 
 EMBEDDED = "embedded"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

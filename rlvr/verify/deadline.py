@@ -14,7 +14,7 @@ clauses (sympy's and math-verify's) let it through.
 >>> within(0.05, time.sleep, 5)
 Traceback (most recent call last):
 ...
-rlvr.deadline.OutOfTime: over the 0.05 s limit
+rlvr.verify.deadline.OutOfTime: over the 0.05 s limit
 """
 
 from __future__ import annotations

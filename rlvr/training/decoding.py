@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
-from rlvr.prompts import prompt_ids
+from rlvr.data.prompts import prompt_ids
 
 # Tokens per block of the paged KV cache that continuous batching decodes into.
 CACHE_BLOCK = 256

@@ -4,7 +4,7 @@ numbers let one conclude. Pure: no I/O.
 A completion is correct when math-verify finds its solution section equivalent to the gold (the
 `accuracy` reward), or, for a row of a reasoning-gym task, when the task's own verifier gives it full
 marks (the `task_score` reward); formatted when it has exactly the taught layout
-(`match_format_exactly`). Every claim that one model beats another comes from `rlvr.statistics`:
+(`match_format_exactly`). Every claim that one model beats another comes from `rlvr.evaluation.stats`:
 paired, with a 95% interval.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 from statistics import mean
 
-from rlvr.prompts import Markers
-from rlvr.rewards import ACCURATE, Accuracy, MatchFormatExactly, TaskScore
-from rlvr.statistics import TOO_WIDE, accuracy_interval, conclusion, paired_comparison, points
+from rlvr.data.prompts import Markers
+from rlvr.evaluation.stats import TOO_WIDE, accuracy_interval, conclusion, paired_comparison, points
+from rlvr.verify.rewards import ACCURATE, Accuracy, MatchFormatExactly, TaskScore
 
 COMPARISONS = "comparisons"
 # An arm whose groups tied in at least this share of its steps had no learning signal.

@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rlvr.errors import RlvrError
-from rlvr.predictions import model_results, set_fingerprint, side_by_side
-from rlvr.tracking import client, heldout_metrics
+from rlvr.evaluation.predictions import model_results, set_fingerprint, side_by_side
+from rlvr.mlops.tracking import client, heldout_metrics
 
+# The package every version carries as its code, and the file MLflow runs to load it (models-from-code).
+PACKAGE = Path(__file__).resolve().parents[1]
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
@@ -92,7 +94,7 @@ def log_and_register(
     import mlflow
     import pandas as pd
 
-    from rlvr.predictions import models_and_pairs
+    from rlvr.evaluation.predictions import models_and_pairs
 
     mlflow_client = client()
     models, pairs = models_and_pairs(evaluation)
@@ -106,8 +108,8 @@ def log_and_register(
             mlflow.log_artifact(str(plot), artifact_path="plots")
         info = mlflow.pyfunc.log_model(
             name="adapter",
-            python_model=str(Path(__file__).with_name("serving.py")),
-            code_paths=[str(Path(__file__).parent)],
+            python_model=str(PACKAGE / "serving" / "pyfunc.py"),
+            code_paths=[str(PACKAGE)],
             artifacts={"adapter": str(adapter), **{k: str(v) for k, v in base_files.items()}},
             model_config=model_config,
             pip_requirements=requirements(),
@@ -136,7 +138,7 @@ def record_heldout(mlflow_client, model_name: str, version: int, results: Sequen
     """Store a version's per-problem held-out results ({"id", "problem", "answer", "correct"} each) as an
     artifact of its run, and tag the version with their set's fingerprint and accuracy; returns the
     accuracy with its 95% interval, in words."""
-    from rlvr.statistics import accuracy_interval
+    from rlvr.evaluation.stats import accuracy_interval
 
     fingerprint = set_fingerprint([r["id"] for r in results])
     _store_results(mlflow_client, model_name, version, fingerprint, results)
@@ -213,7 +215,7 @@ def _history(mlflow_client, model_name: str) -> list[int]:
 def _require_model(mlflow_client, model_name: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    from rlvr.tracking import public_uri, tracking_uri
+    from rlvr.mlops.tracking import public_uri, tracking_uri
 
     try:
         mlflow_client.get_registered_model(model_name)
@@ -261,7 +263,7 @@ def _paired(
 ) -> tuple[dict, str]:
     """The paired comparison of challenger against champion on the challenger's held-out problems, and
     how the champion's results were obtained. Refuses (RegistryError) where it cannot pair them."""
-    from rlvr.statistics import paired_comparison
+    from rlvr.evaluation.stats import paired_comparison
 
     tags = _version_tags(mlflow_client, model_name, challenger)
     fingerprint = tags.get(HELDOUT_SET_TAG)
@@ -313,7 +315,7 @@ def promote(
     accuracy delta's 95% interval exceeds `margin`. `force` moves it regardless (a version rolled back
     included), and says so in the recorded decision. Where the two versions were evaluated on different
     held-out sets, `evaluate` scores the champion on the challenger's set; without it, promote refuses."""
-    from rlvr.statistics import points
+    from rlvr.evaluation.stats import points
 
     mlflow_client = client(must_exist=True)
     _require_model(mlflow_client, model_name)

@@ -1,5 +1,5 @@
 """Standard benchmarks beside the held-out split: the column layouts rlvr reads, the pinned hub revisions,
-and benchmark rows as rlvr's rows (`problem`, `answer`). Pure: loading is `rlvr.sources.load_benchmark`.
+and benchmark rows as rlvr's rows (`problem`, `answer`). Pure: loading is `rlvr.data.sources.load_benchmark`.
 
 A layout is the hub dataset's own columns, so a local copy in the same columns (the hub repo's own
 `test.jsonl` or Parquet file, say) reads the same way offline.
@@ -23,7 +23,7 @@ class Layout:
 
     @property
     def columns(self) -> dict[str, str | None]:
-        """`rlvr.sources.load_local`'s column mapping: each field's column."""
+        """`rlvr.data.sources.load_local`'s column mapping: each field's column."""
         return {"problem": self.problem, "answer": self.answer, "solution": None}
 
 

@@ -1,6 +1,6 @@
 """Answering questions with a trained adapter on its base model, outside the pipeline.
 
-`rlvr ask`, the promotion gate and the registered pyfunc model (`rlvr.registered`, `rlvr.serving`) load
+`rlvr ask`, the promotion gate and the registered pyfunc model (`rlvr.serving.versions`, `rlvr.serving.pyfunc`) load
 adapters here; this module needs no MLflow, so the same code answers on a GPU host that has only the
 training stack.
 """
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlvr.generation import generate
-from rlvr.hardware import cuda_available, resolve_dtype
-from rlvr.models import base_for_inference, load_model, load_tokenizer
-from rlvr.prompts import Markers, chat_prompt, prefill_template
+from rlvr.data.prompts import Markers, chat_prompt, prefill_template
+from rlvr.training.decoding import generate
+from rlvr.training.hardware import cuda_available, resolve_dtype
+from rlvr.training.models import base_for_inference, load_model, load_tokenizer
 
 
 @dataclass

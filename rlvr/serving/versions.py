@@ -4,7 +4,7 @@ A version carries the adapter and, when the base model cannot be fetched by name
 embedded default's GGUF file, or a local base model's directory (a hub id and revision are fetched).
 `rlvr ask` and the promotion gate load versions here from their files alone, so no code stored in the
 registry runs; each version is downloaded once into the cache (RLVR_CACHE), and a GGUF base is
-converted once. `rlvr.serving` (what `mlflow.pyfunc.load_model` runs) builds its answerer here too.
+converted once. `rlvr.serving.pyfunc` (what `mlflow.pyfunc.load_model` runs) builds its answerer here too.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from pathlib import Path
 
 import yaml
 
+from rlvr.data.prompts import Markers
 from rlvr.errors import RlvrError
-from rlvr.inference import Answerer
-from rlvr.models import (
+from rlvr.serving.answerer import Answerer
+from rlvr.training.models import (
     EMBEDDED,
     EMBEDDED_GGUF,
     base_for_inference,
@@ -27,7 +28,6 @@ from rlvr.models import (
     convert_gguf,
     embedded_gguf_dir,
 )
-from rlvr.prompts import Markers
 
 ADAPTER, BASE, BASE_GGUF = "adapter", "base", "base_gguf"
 MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -73,7 +73,7 @@ def base_model_dir(artifacts: dict[str, str], config: dict, dtype: str) -> Path:
 
 def answerer(artifacts: dict[str, str], config: dict) -> Answerer:
     """The version's adapter on its base model, from its artifact paths and model_config."""
-    from rlvr.hardware import resolve_dtype
+    from rlvr.training.hardware import resolve_dtype
 
     dtype = resolve_dtype(config["dtype"])
     return Answerer.load(
@@ -90,7 +90,7 @@ def resolve(mlflow_client, uri: str) -> tuple[str, int]:
     """`models:/name@alias` or `models:/name/3` as (name, version)."""
     from mlflow.exceptions import MlflowException
 
-    from rlvr.tracking import public_uri, tracking_uri
+    from rlvr.mlops.tracking import public_uri, tracking_uri
 
     match = MODEL_URI.match(uri)
     if not match:
@@ -110,7 +110,7 @@ def local_copy(mlflow_client, name: str, version: int) -> Path:
     """The version's files in the cache, downloaded on first use (versions never change)."""
     import mlflow
 
-    from rlvr.tracking import public_uri, sqlite_path, tracking_uri
+    from rlvr.mlops.tracking import public_uri, sqlite_path, tracking_uri
 
     uri = tracking_uri()
     database = sqlite_path(uri)
@@ -150,7 +150,7 @@ def load(mlflow_client, uri: str) -> tuple[Answerer, str, int]:
 def score(model: Answerer, rows: Sequence[dict]) -> list[dict]:
     """Each row's problem answered by the model and scored the way the evaluate stage scores it:
     {"id", "correct"} per row."""
-    from rlvr.evaluation import score_completions
+    from rlvr.evaluation.scoring import score_completions
 
     completions = model.complete([row["problem"] for row in rows])
     lengths = [len(model.tokenizer(c).input_ids) for c in completions]
@@ -161,7 +161,7 @@ def score(model: Answerer, rows: Sequence[dict]) -> list[dict]:
 def scorer(model_name: str):
     """An `Evaluator` for `registry.promote`: loads a version of `model_name` the way `rlvr ask` does
     and scores it on the given held-out rows."""
-    from rlvr.tracking import client
+    from rlvr.mlops.tracking import client
 
     def evaluate(version: int, rows: list[dict]) -> list[dict]:
         print(f"scoring {model_name} v{version} on {len(rows)} held-out problems", flush=True)

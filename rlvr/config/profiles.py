@@ -1,10 +1,10 @@
 """Params profiles and overrides, written into `params.yaml` so that it (and `dvc.lock`) stay the record.
 
-The embedded default is the typed defaults of `rlvr.config.Params`, which the committed `params.yaml`
+The embedded default is the typed defaults of `rlvr.config.params.Params`, which the committed `params.yaml`
 spells out. A profile (`profiles/<name>.yaml`) lists only what differs from it, so `use_profile` sets
 every key, whatever profile was active before. Overrides (`train.max_steps=3`) are read with DVC's own
 `--set-param` code, as `dvc exp run -S` reads them. Both rewrite only the values that change
-(`rlvr.yamledit`): comments, inline lists, `null` and quotes stay as written, and going back to a profile
+(`rlvr.config.yamledit`): comments, inline lists, `null` and quotes stay as written, and going back to a profile
 gives back its file byte for byte. Both validate the result before the file changes: a bad profile or
 override leaves it as it was.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from rlvr.config import Params, ParamsError, load_params, parse_params
+from rlvr.config.params import Params, ParamsError, load_params, parse_params
+from rlvr.config.yamledit import same, set_values
 from rlvr.errors import RlvrError
-from rlvr.runlock import params_lock
-from rlvr.yamledit import same, set_values
+from rlvr.locks import params_lock
 
 DEFAULT = "default"
 PROFILES_DIR = "profiles"
@@ -110,7 +110,7 @@ def checked(path: Path) -> Params:
 
 
 def _check_rewards(params: Params) -> None:
-    from rlvr.rewards import build_rewards
+    from rlvr.verify.rewards import build_rewards
 
     build_rewards(params.train.rewards, params.format)
 

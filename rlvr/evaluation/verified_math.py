@@ -1,6 +1,6 @@
 """rlvr's held-out metrics as a Hugging Face `evaluate` metric: verified accuracy and format compliance.
 
-The metric scores completions exactly as the evaluate stage does (`rlvr.evaluation.score_completions`):
+The metric scores completions exactly as the evaluate stage does (`rlvr.evaluation.scoring.score_completions`):
 a completion is correct when math-verify finds its solution section equivalent to the reference (the
 `accuracy` reward), or, for a row of a reasoning-gym task, when the task's own verifier gives it full
 marks (the `task_score` reward); formatted when it has exactly the taught layout
@@ -8,7 +8,7 @@ marks (the `task_score` reward); formatted when it has exactly the taught layout
 script, and combines with other `evaluate` metrics:
 
     import evaluate
-    from rlvr.verified_math import PATH
+    from rlvr.evaluation.verified_math import PATH
 
     metric = evaluate.load(PATH, keep_in_memory=True)  # other markers: evaluate.load(PATH, markers={...})
     metric.compute(predictions=completions, references=golds)  # accuracy, format, correct, formatted
@@ -26,11 +26,11 @@ from importlib.resources import files
 import datasets
 import evaluate
 
-from rlvr.evaluation import score_completions
-from rlvr.prompts import Markers
+from rlvr.data.prompts import Markers
+from rlvr.evaluation.scoring import score_completions
 
 # The metric script inside the installed package, for `evaluate.load`.
-PATH = str(files("rlvr") / "verified_math.py")
+PATH = str(files("rlvr.evaluation") / "verified_math.py")
 
 _DESCRIPTION = "Verified accuracy (math-verify, or a reasoning-gym task's verifier) and format compliance."
 _INPUTS = """

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rlvr.evaluation import models_of  # noqa: E402
+from rlvr.evaluation.scoring import models_of  # noqa: E402
 
 
 def plot_comparison(metrics: Mapping, path: Path) -> None:

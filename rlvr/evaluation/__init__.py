@@ -1,0 +1,1 @@
+"""Scoring held-out completions, the statistics behind every comparison, conclusions, reports, plots."""

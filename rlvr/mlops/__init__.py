@@ -1,0 +1,1 @@
+"""What talks to MLflow and DVC: tracking, the registry, lineage, dvc.yaml."""

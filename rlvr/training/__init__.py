@@ -1,0 +1,1 @@
+"""Models, the machine, decoding, TRL's trainers and resumable runs."""
