@@ -12,10 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rlvr.config.params import LoraParams, TrainParams
-from rlvr.data.prepare import to_grpo_example, to_sft_example
-from rlvr.data.problems import generate
-from rlvr.data.prompts import Markers
+from rlvr.config.schema import LoraParams, Markers, TrainParams
+from rlvr.data.examples import to_grpo_example, to_sft_example
+from rlvr.data.problems import make_problems
 from rlvr.training.models import base_for_inference
 from rlvr.verify.rewards import REWARDS, build_rewards
 
@@ -30,7 +29,7 @@ def embedded_model() -> Path:
 
 
 def problems(count: int, seed: int = 1) -> list[dict]:
-    return generate(count, seed=seed, levels=[1])
+    return make_problems(count, seed=seed, levels=[1])
 
 
 def grpo_examples(count: int) -> list[dict]:

@@ -10,7 +10,8 @@ import time
 import typer
 
 from benchmarks.common import embedded_model, print_table, problems
-from rlvr.data.prompts import Markers, chat_prompt
+from rlvr.config.schema import Markers
+from rlvr.data.prompts import chat_prompt
 from rlvr.training.decoding import generate
 from rlvr.training.models import load_model, load_tokenizer
 

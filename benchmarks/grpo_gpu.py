@@ -79,8 +79,7 @@ def run_setting(name: str, base: Path, steps: int, work: Path) -> dict:
     import torch
 
     from benchmarks.common import LORA, grpo_examples, plain_trl_trainer, step_timer
-    from rlvr.config.params import TrainParams
-    from rlvr.data.prompts import Markers
+    from rlvr.config.schema import Markers, TrainParams
     from rlvr.training.models import load_trainable
     from rlvr.training.trainers import build_grpo_trainer
     from rlvr.verify.rewards import REWARDS, build_rewards

@@ -25,7 +25,7 @@ import typer
 import yaml
 
 from benchmarks.common import embedded_model, grpo_examples, plain_trl_trainer, print_table
-from rlvr.config.params import TrainParams
+from rlvr.config.schema import TrainParams
 
 SHAPE = dict(batch_size=8, num_generations=8, max_completion_length=64)
 
@@ -40,11 +40,10 @@ def plain_trl(base: Path, steps: int, out: Path) -> None:
 
 def rlvr_stage(base: Path, steps: int, work: Path) -> list[dict]:
     """rlvr's train stage on the embedded default's params, with the benchmark's shape of step."""
-    from rlvr.data.problems import generate
-    from rlvr.data.sources import write_jsonl
-    from rlvr.training.checkpoints import read_log
+    from rlvr.data.problems import make_problems
+    from rlvr.files import read_log, write_jsonl
 
-    write_jsonl(generate(64, seed=1, levels=[1]), work / "data" / "train.jsonl")
+    write_jsonl(make_problems(64, seed=1, levels=[1]), work / "data" / "train.jsonl")
     (work / "sft").mkdir()
     (work / "params.yaml").write_text(yaml.safe_dump({"train": {**SHAPE, "max_steps": steps}}))
     command = [

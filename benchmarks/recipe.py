@@ -25,10 +25,11 @@ import typer
 from filelock import FileLock
 
 from benchmarks.common import embedded_model
-from rlvr.config.params import LoraParams, SftParams, TrainParams
-from rlvr.data.prepare import problem_id, to_grpo_example, to_sft_example
-from rlvr.data.problems import generate as make_problems
-from rlvr.data.prompts import Markers, chat_prompt, prefill_template
+from rlvr.config.schema import LoraParams, Markers, SftParams, TrainParams
+from rlvr.data.examples import to_grpo_example, to_sft_example
+from rlvr.data.prepare import problem_id
+from rlvr.data.problems import make_problems
+from rlvr.data.prompts import chat_prompt, prefill_template
 from rlvr.evaluation.scoring import score_completions, summarise
 from rlvr.evaluation.stats import fixed_and_broken, paired_comparison
 from rlvr.training.checkpoints import train_and_publish

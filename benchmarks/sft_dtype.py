@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from benchmarks.common import embedded_model, print_table, sft_examples, step_timer
-from rlvr.config.params import LoraParams, SftParams
+from rlvr.config.schema import LoraParams, SftParams
 from rlvr.training.models import load_trainable
 from rlvr.training.trainers import build_sft_trainer
 

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.common import embedded_model
-from rlvr.config.params import SftParams
+from rlvr.config.schema import SftParams
 from rlvr.evaluation.stats import conclusion, points, replicate_interval
 
 # The recipe of docs/benchmarks.md ("The embedded recipe", r3), less the sizes that are options here.

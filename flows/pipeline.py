@@ -24,12 +24,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from prefect.tasks import exponential_backoff
 
-from flows.reports import publish_report
-from rlvr.config.params import load_params
+from flows.artifacts import publish_report
 from rlvr.config.profiles import params_for_run
+from rlvr.config.schema import load_params
 from rlvr.locks import pipeline_lock
 from rlvr.mlops.dvcfile import out_of_date, stage_order
-from rlvr.mlops.tracking import FLOW_RUN_ID_ENV, FLOW_RUN_URL_ENV
+from rlvr.mlops.runs import FLOW_RUN_ID_ENV, FLOW_RUN_URL_ENV
 
 NETWORK_STAGES = ("fetch", "model")  # they may download from the Hugging Face hub
 SKIPPED_MARK = "didn't change, skipping"

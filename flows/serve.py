@@ -17,10 +17,10 @@ from pathlib import Path
 import typer
 from prefect.schedules import Cron
 
-from flows import registry
+from flows import promotion
 from flows.pipeline import pipeline
-from rlvr.config.params import load_params
-from rlvr.mlops.tracking import public_uri, tracking_uri
+from rlvr.config.schema import load_params
+from rlvr.mlops.store import public_uri, tracking_uri
 
 
 def deployments(root: Path) -> list:
@@ -33,7 +33,7 @@ def deployments(root: Path) -> list:
             parameters=parameters,
             description="fetch, prepare, train, evaluate, register (DVC skips what is up to date)",
         ),
-        registry.promote.to_deployment(
+        promotion.promote.to_deployment(
             name="on-demand",
             parameters=parameters,
             description=(
@@ -43,7 +43,7 @@ def deployments(root: Path) -> list:
                 "champion on the challenger's problems when their held-out sets differ."
             ),
         ),
-        registry.rollback.to_deployment(
+        promotion.rollback.to_deployment(
             name="on-demand",
             parameters=parameters,
             description=(

@@ -29,7 +29,7 @@ def _fail(exc: Exception) -> None:
 def report(root: Path = ROOT) -> None:
     """Print the last evaluation: each model's accuracy with its 95% interval, the paired comparisons,
     and what they let one conclude."""
-    from rlvr.evaluation.scoring import COMPARISON_HEADER, DELTA_HEADER, comparison_rows, delta_rows
+    from rlvr.evaluation.report import COMPARISON_HEADER, DELTA_HEADER, comparison_rows, delta_rows
     from rlvr.mlops.dvcfile import paths
 
     files = paths(root)
@@ -70,21 +70,16 @@ def use_profile(
 
 @app.command("check-params")
 def check_params(path: Path = typer.Argument(Path("params.yaml"))) -> None:
-    """Validate a params file and say what is wrong with it."""
-    from rlvr.config.profiles import checked
+    """Validate a params file and say what is wrong with it: every key and value, and the knobs of each
+    reasoning-gym task against reasoning-gym's own config (which only the fetch stage reads otherwise)."""
+    from rlvr.config.schema import load_params
+    from rlvr.data.gym import check_mix
 
     try:
-        checked(path)
+        check_mix(load_params(path).data.reasoning_gym)
     except RlvrError as exc:
         _fail(exc)
     console.print(f"{path}: valid")
-
-
-def _registry_defaults(root: Path, name: str | None, margin: float | None) -> tuple[str, float]:
-    from rlvr.config.params import load_params
-
-    registry = load_params(root / "params.yaml").registry
-    return name or registry.model_name, registry.promote_margin if margin is None else margin
 
 
 @app.command()
@@ -106,10 +101,11 @@ def promote(
     """Move `champion` to the `challenger` if it beats the champion on the same held-out problems beyond
     noise; the decision is printed and recorded as tags on both versions."""
     from rlvr.mlops.registry import promote as promote_challenger
+    from rlvr.mlops.registry import settings
     from rlvr.serving.versions import scorer
 
     try:
-        name, margin = _registry_defaults(root, name, margin)
+        name, margin = settings(root / "params.yaml", name, margin)
         evaluate = scorer(name) if evaluate_champion else None
         console.print(
             promote_challenger(name, margin, force=force, evaluate=evaluate).message, soft_wrap=True
@@ -126,9 +122,10 @@ def rollback(
 ) -> None:
     """Move `champion` back to the version it replaced; the version left is not promoted again unasked."""
     from rlvr.mlops.registry import rollback as rollback_champion
+    from rlvr.mlops.registry import settings
 
     try:
-        name, _ = _registry_defaults(root, name, 0.0)
+        name, _ = settings(root / "params.yaml", name)
         console.print(rollback_champion(name, reason).message, soft_wrap=True)
     except RlvrError as exc:
         _fail(exc)
@@ -144,7 +141,7 @@ def ask(
 ) -> None:
     """Answer a question with a registered adapter on its base model (MLFLOW_TRACKING_URI names the
     registry; the version is downloaded and its base model built once, then reused)."""
-    from rlvr.mlops.tracking import client
+    from rlvr.mlops.store import client
     from rlvr.serving import versions as registered
 
     try:
@@ -162,7 +159,7 @@ def shown_answer(completion: str, markers, show_reasoning: bool) -> tuple[str, s
     """What `ask` prints: the solution section (or, asked or when there is none, the whole completion),
     and a note for stderr.
 
-    >>> from rlvr.data.prompts import Markers
+    >>> from rlvr.config.schema import Markers
     >>> shown_answer("<start_working_out>2+2<end_working_out><SOLUTION>4</SOLUTION>", Markers(), False)
     ('4', None)
     >>> shown_answer("four", Markers(), False)

@@ -6,6 +6,8 @@ Run from the project root as `python -m tasks.<stage> --help`; `dvc.yaml` holds 
 from __future__ import annotations
 
 import functools
+import inspect
+import json
 import os
 import socket
 import subprocess
@@ -15,8 +17,9 @@ from pathlib import Path
 
 import typer
 
-from rlvr.config.params import DistributedParams, load_params
+from rlvr.config.schema import DistributedParams, load_params
 from rlvr.errors import RlvrError
+from rlvr.files import ADAPTER_MANIFEST, replacing, write_log
 from rlvr.locks import params_lock
 from rlvr.training.hardware import cuda_available
 
@@ -27,14 +30,16 @@ def stage(main: Callable) -> None:
     The stage holds the project's params lock while it runs (`rlvr.locks`), and fails if the values in
     its params file changed all the same (an editor ignores the lock): DVC would otherwise record params
     the stage never used, and call its outputs up to date."""
+    if "params" not in inspect.signature(main).parameters:
+        raise TypeError(f"{main.__module__}.main takes no `params` option: every stage reads params.yaml")
 
     @functools.wraps(main)
-    def guarded(*args, **kwargs):
+    def guarded(**kwargs):
         params = Path(kwargs["params"])
         try:
             with params_lock(params.resolve().parent, wait_s=10):
                 before = load_params(params)
-                result = main(*args, **kwargs)
+                result = main(**kwargs)
                 if load_params(params) != before:
                     raise RlvrError(
                         f"{params} changed while the stage ran, so its outputs follow the old values; "
@@ -79,6 +84,15 @@ def relaunched(distributed: DistributedParams) -> bool:
     return True
 
 
+def skipped(out: Path, log: Path, reason: str, **facts: object) -> None:
+    """A training stage that has nothing to train: its adapter folder holds only a manifest saying why
+    (`trained: false`), and its per-step log is empty, so DVC has the outputs it expects."""
+    with replacing(out) as tmp:
+        tmp.mkdir()
+        (tmp / ADAPTER_MANIFEST).write_text(json.dumps({"trained": False, **facts, "reason": reason}) + "\n")
+    write_log([], log)
+
+
 # Options that several stages take, declared once.
 PARAMS = typer.Option("params.yaml", "--params", help="The params file (validated before any work).")
 DATA = typer.Option(..., help="Directory written by the prepare stage.")
@@ -86,5 +100,4 @@ BASE = typer.Option(..., help="Base model directory (written by the model stage)
 SFT = typer.Option(..., help="Directory written by the sft stage.")
 GRPO = typer.Option(..., help="Directory written by the train stage's main arm.")
 SFT_LOG = typer.Option(..., help="The sft stage's per-step log (JSON).")
-TRAIN_LOG = typer.Option(..., help="The train stage's per-step log (JSON).")
 CHECKPOINTS = typer.Option(..., help="Parent directory of resumable checkpoints.")

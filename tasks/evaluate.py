@@ -16,30 +16,26 @@ from pathlib import Path
 
 import typer
 
-from rlvr.config.params import HELDOUT, load_params
+from rlvr.config.schema import HELDOUT, load_params
 from rlvr.data.prepare import problem_id
 from rlvr.data.prompts import chat_prompt, prefill_template
-from rlvr.data.sources import read_jsonl, write_jsonl
 from rlvr.errors import DataError
-from rlvr.evaluation.plots import plot_comparison, plot_training
-from rlvr.evaluation.scoring import (
-    COMPARISONS,
+from rlvr.evaluation.conclusions import (
     answer_reward,
     compute_spent,
-    find,
     recommendation,
     reward_hacking,
-    suite_metrics,
-    summarise,
     tied_share,
 )
+from rlvr.evaluation.plots import plot_comparison, plot_training
+from rlvr.evaluation.scoring import COMPARISONS, find, suite_metrics, summarise
 from rlvr.evaluation.verified_math import load as load_metric
-from rlvr.mlops.tracking import tracked
-from rlvr.training.checkpoints import MANIFEST, read_log
+from rlvr.files import ADAPTER_MANIFEST, HELDOUT_SET, read_jsonl, read_log, replacing, write_json, write_jsonl
+from rlvr.mlops.runs import stage_run
 from rlvr.training.decoding import generate
 from rlvr.training.hardware import cuda_available, resolve_dtype, select_backend, select_generation
 from rlvr.training.models import has_adapter, load_model, load_tokenizer
-from rlvr.verify.rewards import gold_is_verifiable
+from rlvr.verify.equivalence import gold_is_verifiable
 from tasks import BASE, DATA, PARAMS, SFT, SFT_LOG, stage
 
 
@@ -63,7 +59,7 @@ def main(
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
-    rows = read_jsonl(data / "heldout.jsonl")[: p.evaluate.max_problems]
+    rows = read_jsonl(data / HELDOUT_SET)[: p.evaluate.max_problems]
     problems = {HELDOUT: rows} | benchmark_problems(p.evaluate.suites, suites)
     tokenizer = prefill_template(load_tokenizer(base), p.format)
     dtype = resolve_dtype(p.model.dtype)
@@ -77,73 +73,77 @@ def main(
     print(f"evaluate: {len(rows)} problems{others}, {dtype} on {device}, decoding with {engine}", flush=True)
     trained = {"sft": sft} | {name: models_dir / name for name in arm}
     models = {"base": None} | {name: path for name, path in trained.items() if has_adapter(path)}
-    metric = load_metric(p.format)
-    scored: dict[str, dict[str, list[dict]]] = {suite: {} for suite in problems}
-    records: dict[str, list[dict]] = {suite: [] for suite in problems}
-    for name, adapter in models.items():
-        model = load_model(base, dtype, adapter=adapter).to(device)
-        if adapter is not None:  # the adapter folded into the weights: the same model, decoded faster
-            model = model.merge_and_unload()
-        for suite, suite_rows in problems.items():
-            on, tag = ("", {}) if suite == HELDOUT else (f" on {suite}", {"suite": suite})
-            completions, lengths = generate(
-                model,
-                tokenizer,
-                [chat_prompt(row["problem"], p.format) for row in suite_rows],
-                max_new_tokens=p.evaluate.max_new_tokens,
-                batch_size=p.evaluate.batch_size,
-                desc=f"evaluate {name}" + on,
-                engine=engine,
+    with stage_run("evaluate", params) as run:
+        metric = load_metric(p.format)
+        scored: dict[str, dict[str, list[dict]]] = {suite: {} for suite in problems}
+        records: dict[str, list[dict]] = {suite: [] for suite in problems}
+        for name, adapter in models.items():
+            model = load_model(base, dtype, adapter=adapter).to(device)
+            if adapter is not None:  # the adapter folded into the weights: the same model, decoded faster
+                model = model.merge_and_unload()
+            for suite, suite_rows in problems.items():
+                on, tag = ("", {}) if suite == HELDOUT else (f" on {suite}", {"suite": suite})
+                completions, lengths = generate(
+                    model,
+                    tokenizer,
+                    [chat_prompt(row["problem"], p.format) for row in suite_rows],
+                    max_new_tokens=p.evaluate.max_new_tokens,
+                    batch_size=p.evaluate.batch_size,
+                    desc=f"evaluate {name}" + on,
+                    engine=engine,
+                )
+                verdicts = metric.compute(
+                    predictions=completions,
+                    references=[row["answer"] for row in suite_rows],
+                    tasks=[row.get("task") for row in suite_rows],
+                    metadata=[row.get("metadata") for row in suite_rows],
+                )
+                scores = scored[suite][name] = [
+                    {"correct": c, "formatted": f, "tokens": n}
+                    for c, f, n in zip(verdicts["correct"], verdicts["formatted"], lengths, strict=True)
+                ]
+                records[suite] += [
+                    {**tag, "id": problem_id(row["problem"]), "model": name, "problem": row["problem"],
+                     "answer": row["answer"], "completion": c, **s}
+                    for row, c, s in zip(suite_rows, completions, scores, strict=True)
+                ]  # fmt: skip
+                print(f"evaluate: {name}{on}: {summarise(scores)}", flush=True)
+        results = suite_metrics(scored.pop(HELDOUT), seed=p.evaluate.seed)
+        if suites_metrics is not None:
+            write_json(
+                suites_metrics, {suite: suite_metrics(s, seed=p.evaluate.seed) for suite, s in scored.items()}
             )
-            verdicts = metric.compute(
-                predictions=completions,
-                references=[row["answer"] for row in suite_rows],
-                tasks=[row.get("task") for row in suite_rows],
-                metadata=[row.get("metadata") for row in suite_rows],
+        if suites_predictions is not None:
+            write_jsonl([r for suite in scored for r in records[suite]], suites_predictions)
+        logs = {"sft": read_log(sft_log)} | {name: read_log(logs_dir / f"{name}.json") for name in arm}
+        manifests = {
+            name: json.loads((trained[name] / ADAPTER_MANIFEST).read_text())
+            for name in models
+            if name != "base"
+        }
+        spent = {
+            name: {"spent": compute_spent(manifest, logs[name]), "tied": tied_share(logs[name])}
+            for name, manifest in manifests.items()
+        }
+        warnings = []
+        for name in (n for n in arm if n in models):
+            start = "sft" if manifests[name].get("from_sft") else "base"
+            heldout = find(results[COMPARISONS], start, name)
+            if warning := reward_hacking(logs[name], heldout, answer_reward(p.train.rewards)):
+                warnings.append(f"{name}: {warning}")
+        conclusions = recommendation(results, spent)
+        for line in conclusions + warnings:
+            print(f"evaluate: {line}", flush=True)
+        write_jsonl(records[HELDOUT], predictions)
+        with replacing(plots) as folder:
+            folder.mkdir()
+            plot_comparison(results, folder / "before_after.png")
+            plot_training(
+                {name: logs[name] for name in arm if name in models}, logs["sft"], folder / "training.png"
             )
-            scores = scored[suite][name] = [
-                {"correct": c, "formatted": f, "tokens": n}
-                for c, f, n in zip(verdicts["correct"], verdicts["formatted"], lengths, strict=True)
-            ]
-            records[suite] += [
-                {**tag, "id": problem_id(row["problem"]), "model": name, "problem": row["problem"],
-                 "answer": row["answer"], "completion": c, **s}
-                for row, c, s in zip(suite_rows, completions, scores, strict=True)
-            ]  # fmt: skip
-            print(f"evaluate: {name}{on}: {summarise(scores)}", flush=True)
-    results = suite_metrics(scored.pop(HELDOUT), seed=p.evaluate.seed)
-    if suites_metrics is not None:
-        other = {suite: suite_metrics(s, seed=p.evaluate.seed) for suite, s in scored.items()}
-        suites_metrics.parent.mkdir(parents=True, exist_ok=True)
-        suites_metrics.write_text(json.dumps(other, indent=2) + "\n")
-    if suites_predictions is not None:
-        write_jsonl([r for suite in scored for r in records[suite]], suites_predictions)
-    logs = {"sft": read_log(sft_log)} | {name: read_log(logs_dir / f"{name}.json") for name in arm}
-    manifests = {
-        name: json.loads((trained[name] / MANIFEST).read_text()) for name in models if name != "base"
-    }
-    spent = {
-        name: {"spent": compute_spent(manifest, logs[name]), "tied": tied_share(logs[name])}
-        for name, manifest in manifests.items()
-    }
-    warnings = []
-    for name in (n for n in arm if n in models):
-        start = "sft" if manifests[name].get("from_sft") else "base"
-        heldout = find(results[COMPARISONS], start, name)
-        if warning := reward_hacking(logs[name], heldout, answer_reward(p.train.rewards)):
-            warnings.append(f"{name}: {warning}")
-    conclusions = recommendation(results, spent)
-    for line in conclusions + warnings:
-        print(f"evaluate: {line}", flush=True)
-    write_jsonl(records[HELDOUT], predictions)
-    plots.mkdir(parents=True, exist_ok=True)
-    plot_comparison(results, plots / "before_after.png")
-    plot_training({name: logs[name] for name in arm if name in models}, logs["sft"], plots / "training.png")
-    metrics.parent.mkdir(parents=True, exist_ok=True)
-    metrics.write_text(json.dumps(results, indent=2) + "\n")
-    arms_report.write_text(
-        json.dumps({"arms": spent, "conclusions": conclusions, "warnings": warnings}, indent=2) + "\n"
-    )
+        write_json(metrics, results)
+        write_json(arms_report, {"arms": spent, "conclusions": conclusions, "warnings": warnings})
+        run.publish(evaluation=results)
 
 
 def benchmark_problems(names: list[str], suites: Path | None) -> dict[str, list[dict]]:
@@ -167,4 +167,4 @@ def benchmark_problems(names: list[str], suites: Path | None) -> dict[str, list[
 
 
 if __name__ == "__main__":
-    stage(tracked(main, "evaluate"))
+    stage(main)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
-from rlvr.config.params import HELDOUT, load_params
-from rlvr.data.gym import make_rows
-from rlvr.data.problems import generate
-from rlvr.data.sources import load_benchmark, load_hub, load_local, write_jsonl
+from rlvr.config.schema import HELDOUT, load_params
+from rlvr.data.gym import check_mix, make_rows
+from rlvr.data.problems import make_problems
+from rlvr.data.sources import load_benchmark, load_hub, load_local
 from rlvr.data.suites import LAYOUTS, benchmark_rows
+from rlvr.files import write_jsonl
 from tasks import PARAMS, stage
 
 
@@ -24,12 +25,13 @@ def main(
     data = p.data
     if data.source == "builtin":
         b = data.builtin
-        rows = generate(b.count, seed=b.seed, levels=b.levels, kinds=b.kinds)
+        rows = make_problems(b.count, seed=b.seed, levels=b.levels, kinds=b.kinds)
     elif data.source == "hub":
         h = data.hub
         rows = load_hub(h.path, config=h.config, revision=h.revision, split=h.split, max_rows=h.max_rows)
     elif data.source == "reasoning_gym":
         g = data.reasoning_gym
+        check_mix(g)
         rows = make_rows([(t.name, t.weight, t.config) for t in g.tasks], size=g.size, seed=g.seed)
     else:
         rows = load_local(data.local.path, data.local.columns.model_dump())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rlvr.config.params import load_params
+from rlvr.config.schema import load_params
 from rlvr.training.hardware import resolve_dtype
 from rlvr.training.models import materialise_base
 from tasks import PARAMS, stage

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from rlvr.config.params import load_params
+from rlvr.config.schema import load_params
 from rlvr.data.prepare import prepare_rows
 from rlvr.data.prompts import chat_prompt, prefill_template, prompt_ids
-from rlvr.data.sources import read_jsonl, write_jsonl
 from rlvr.errors import DataError
+from rlvr.files import HELDOUT_SET, TRAIN_SET, read_jsonl, replacing, write_json, write_jsonl
 from rlvr.training.models import load_tokenizer
-from rlvr.verify.rewards import gold_is_verifiable
+from rlvr.verify.equivalence import gold_is_verifiable
 from tasks import BASE, PARAMS, stage
 
 
@@ -43,10 +42,10 @@ def main(
             f"prepare: {prepared.counts} leaves no train or no held-out rows (drops: {prepared.drops}); "
             "fetch more rows, or raise prepare.max_prompt_tokens / change prepare.heldout_fraction"
         )
-    write_jsonl(prepared.train, out / "train.jsonl")
-    write_jsonl(prepared.heldout, out / "heldout.jsonl")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps({**prepared.counts, "drops": prepared.drops}, indent=2) + "\n")
+    with replacing(out) as folder:  # both sets or neither
+        write_jsonl(prepared.train, folder / TRAIN_SET)
+        write_jsonl(prepared.heldout, folder / HELDOUT_SET)
+    write_json(report, {**prepared.counts, "drops": prepared.drops})
     print(f"prepare: {prepared.counts}; drops by reason: {prepared.drops}")
 
 

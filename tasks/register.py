@@ -1,21 +1,25 @@
-"""Stage `register`: the GRPO adapter as a new registered version, logged from this pipeline run's
-MLflow parent run (opened by the first tracked stage, closed here).
+"""Stage `register`: the held-out evaluation logged into this pipeline run's MLflow parent run (opened by
+the first tracked stage, closed here), and the GRPO adapter registered as a new version from it.
 
-Nothing touches the registry before this stage, so a failure anywhere earlier leaves it as it was.
+Nothing touches the registry before this stage, so a failure anywhere earlier leaves it as it was. An
+adapter that is already a version (same content hash: a rerun, or a one-off run restored) registers
+nothing new; with `registry.register_versions: false` (replicates, studies) nothing is registered at
+all, and the run stays in MLflow to compare.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 import yaml
 
-from rlvr.config.params import Params, load_params
-from rlvr.data.sources import read_jsonl
-from rlvr.mlops.registry import CHALLENGER, CHAMPION, log_and_register
-from rlvr.mlops.tracking import client, pipeline_run, public_uri, tracking_uri, training_run
+from rlvr.config.schema import Params, load_params
+from rlvr.files import ADAPTER_MANIFEST, BASE_MANIFEST, read_json, read_jsonl, write_json
+from rlvr.mlops.lineage import git_commit
+from rlvr.mlops.registry import CHALLENGER, CHAMPION, log_evaluation, register, registered_as
+from rlvr.mlops.runs import pipeline_run, training_run
+from rlvr.mlops.store import client, public_uri, tracking_uri
 from rlvr.serving.versions import base_artifacts
 from tasks import BASE, GRPO, PARAMS, stage
 
@@ -46,16 +50,36 @@ def main(
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
-    evaluation = json.loads(metrics.read_text())
-    base_manifest = json.loads((base / "rlvr_base.json").read_text())
-    adapter_manifest = json.loads((grpo / "rlvr_adapter.json").read_text())
+    evaluation = read_json(metrics, "the evaluate stage")
+    base_manifest = read_json(base / BASE_MANIFEST, "the model stage")
+    adapter_manifest = read_json(grpo / ADAPTER_MANIFEST, "the train stage")
     name, revision = base_manifest["name"], base_manifest["revision"]
+    records = read_jsonl(predictions)
     mlflow_client = client()
     parent = pipeline_run(mlflow_client, Path("."), params)
-    lineage = mlflow_client.get_run(parent).data.tags
+    log_evaluation(parent, evaluation, records, sorted(plots.glob("*.png")))
+    run = mlflow_client.get_run(parent)
+    record = {
+        "tracking_uri": public_uri(tracking_uri()),
+        "run_id": parent,
+        "run_name": run.info.run_name,
+        "experiment_id": run.info.experiment_id,
+        "model_name": p.registry.model_name,
+    }
+    existing = registered_as(p.registry.model_name, grpo)
+    if not p.registry.register_versions or existing is not None:
+        reason = (
+            "registry.register_versions is false"
+            if not p.registry.register_versions
+            else f"this adapter is already version {existing}"
+        )
+        write_json(out, {**record, "registered": False, "reason": reason, "version": existing})
+        print(f"register: nothing registered ({reason}); the evaluation is in MLflow run {parent}")
+        return
+    lineage = run.data.tags
     trained_by = training_run(mlflow_client, grpo)
     tags = {
-        "git_commit": lineage["git_commit"],
+        "git_commit": git_commit(Path(".")),
         "data_md5": lineage["data_md5"],
         "params_hash": lineage["params_hash"],
         "base_model": name,
@@ -66,15 +90,14 @@ def main(
     description = (
         f"GRPO LoRA adapter (r={p.lora.r}) on {name}{f'@{revision}' if revision else ''}: "
         f"{adapter_manifest.get('steps', '?')} GRPO steps"
-        f"{' after an SFT warm-up' if adapter_manifest.get('from_sft') else ''}, trained on {trained_on(p)} "
+        f"{' after an SFT warm-up' if adapter_manifest.get('from_sft') else ''} on "
+        f"{adapter_manifest.get('train_rows', '?')} training problems of {trained_on(p)} "
         f"(data md5 {tags['data_md5'][:8]}, params {tags['params_hash'][:8]}, git {tags['git_commit'][:8]})."
     )
-    registered = log_and_register(
+    registered = register(
         model_name=p.registry.model_name,
         run_id=parent,
-        evaluation=evaluation,
-        predictions=read_jsonl(predictions),
-        plots=sorted(plots.glob("*.png")),
+        predictions=records,
         adapter=grpo,
         base_files=base_artifacts(name, base),
         model_config={
@@ -87,18 +110,13 @@ def main(
         tags=tags,
         description=description,
     )
-    record = {
-        "tracking_uri": public_uri(tracking_uri()),
-        "run_id": registered.run_id,
-        "run_name": mlflow_client.get_run(registered.run_id).info.run_name,
-        "experiment_id": registered.experiment_id,
-        "model_name": registered.model_name,
+    record |= {
+        "registered": True,
         "version": registered.version,
         "uri": registered.uri,
         "aliases": [CHALLENGER, *([CHAMPION] if registered.champion else [])],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out, record)
     print(f"register: {yaml.safe_dump(record, sort_keys=False)}")
 
 

@@ -6,23 +6,23 @@ from the base model.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from rlvr.config.params import load_params
-from rlvr.data.prepare import sft_examples
+from rlvr.config.schema import load_params
+from rlvr.data.examples import sft_examples
 from rlvr.data.prompts import conversation_ids, prefill_template
-from rlvr.data.sources import read_jsonl
 from rlvr.errors import DataError
-from rlvr.mlops.lineage import hash_path
-from rlvr.mlops.tracking import live_metrics, tracked
-from rlvr.training.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
+from rlvr.files import BASE_MANIFEST, TRAIN_SET, read_jsonl
+from rlvr.hashing import hash_path
+from rlvr.mlops.live import live_metrics
+from rlvr.mlops.runs import stage_run
+from rlvr.training.checkpoints import fingerprint, train_and_publish
 from rlvr.training.hardware import resolve_dtype, select_backend
 from rlvr.training.models import load_tokenizer, load_trainable
 from rlvr.training.trainers import build_sft_trainer
-from tasks import BASE, CHECKPOINTS, DATA, PARAMS, relaunched, stage
+from tasks import BASE, CHECKPOINTS, DATA, PARAMS, relaunched, skipped, stage
 
 
 def main(
@@ -35,12 +35,10 @@ def main(
 ) -> None:
     p = load_params(params)
     if p.sft.max_steps == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MANIFEST).write_text(json.dumps({"trained": False, "reason": "sft.max_steps is 0"}) + "\n")
-        write_log([], log)
+        skipped(out, log, "sft.max_steps is 0", stage="sft")
         print("sft: skipped (sft.max_steps is 0)")
         return
-    train_file = data / "train.jsonl"
+    train_file = data / TRAIN_SET
     tokenizer = prefill_template(load_tokenizer(base), p.format)
     examples, left_out = sft_examples(
         read_jsonl(train_file),
@@ -60,7 +58,7 @@ def main(
         return
     backend = select_backend(p.train.backend)
     dtype = resolve_dtype(p.model.dtype)
-    base_manifest = (base / "rlvr_base.json").read_text()
+    base_manifest = (base / BASE_MANIFEST).read_text()
     run_id = fingerprint("sft", p.sft, p.lora, dtype, p.format, backend, hash_path(train_file), base_manifest)
     model, tokenizer, peft_config = load_trainable(
         base,
@@ -82,21 +80,23 @@ def main(
         checkpoints / f"sft-{run_id}",
     )
     trainer.add_callback(live_metrics(trainer))
-    summary = train_and_publish(
-        trainer,
-        checkpoints / f"sft-{run_id}",
-        out,
-        log,
-        manifest={
-            "stage": "sft",
-            "backend": backend,
-            "base": str(base),
-            "examples": len(examples),
-            "left_out": left_out,
-        },
-    )
+    with stage_run("sft", params) as run:
+        summary = train_and_publish(
+            trainer,
+            checkpoints / f"sft-{run_id}",
+            out,
+            log,
+            manifest={
+                "stage": "sft",
+                "backend": backend,
+                "base": str(base),
+                "examples": len(examples),
+                "left_out": left_out,
+            },
+        )
+        run.publish(adapter=out)
     print(f"sft: {summary}")
 
 
 if __name__ == "__main__":
-    stage(tracked(main, "sft"))
+    stage(main)

@@ -8,24 +8,24 @@ from the base already), the stage writes a manifest saying so and no adapter.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from rlvr.config.params import load_params
-from rlvr.data.prepare import to_grpo_example
+from rlvr.config.schema import load_params
+from rlvr.data.examples import to_grpo_example
 from rlvr.data.prompts import prefill_template
-from rlvr.data.sources import read_jsonl
 from rlvr.errors import RlvrError
-from rlvr.mlops.lineage import hash_path
-from rlvr.mlops.tracking import live_metrics, tracked
-from rlvr.training.checkpoints import MANIFEST, fingerprint, train_and_publish, write_log
+from rlvr.files import BASE_MANIFEST, TRAIN_SET, read_jsonl
+from rlvr.hashing import hash_path
+from rlvr.mlops.live import live_metrics
+from rlvr.mlops.runs import stage_run
+from rlvr.training.checkpoints import fingerprint, train_and_publish
 from rlvr.training.hardware import resolve_dtype, select_backend, select_generation
 from rlvr.training.models import has_adapter, load_trainable
 from rlvr.training.trainers import build_grpo_trainer
 from rlvr.verify.rewards import build_rewards
-from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, relaunched, stage
+from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, relaunched, skipped, stage
 
 
 def main(
@@ -45,9 +45,7 @@ def main(
     t = p.train
     if start == "base" and (not t.base_arm or p.sft.max_steps == 0):
         reason = "train.base_arm is off" if not t.base_arm else "the main arm starts from the base already"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MANIFEST).write_text(json.dumps({"trained": False, "arm": arm, "reason": reason}) + "\n")
-        write_log([], log)
+        skipped(out, log, reason, stage="train", arm=arm)
         print(f"train: {arm} skipped ({reason})")
         return
     if relaunched(p.distributed):
@@ -55,7 +53,7 @@ def main(
     backend = select_backend(t.backend)
     generation = select_generation(t.generation, backend)
     dtype = resolve_dtype(p.model.dtype)
-    train_file = data / "train.jsonl"
+    train_file = data / TRAIN_SET
     examples = [to_grpo_example(row, p.format) for row in read_jsonl(train_file)]
     adapter = sft if start == "sft" and has_adapter(sft) else None
     run_id = fingerprint(
@@ -67,7 +65,7 @@ def main(
         backend,
         generation,
         hash_path(train_file),
-        (base / "rlvr_base.json").read_text(),
+        (base / BASE_MANIFEST).read_text(),
         hash_path(adapter) if adapter else None,
     )
     model, tokenizer, peft_config = load_trainable(
@@ -103,22 +101,25 @@ def main(
         f"{t.max_steps} steps of up to {tokens} completion tokens each"
     )
     trainer.add_callback(live_metrics(trainer, p.tracking.completions_every))
-    summary = train_and_publish(
-        trainer,
-        checkpoints / f"{arm}-{run_id}",
-        out,
-        log,
-        manifest={
-            "stage": "grpo",
-            "arm": arm,
-            "backend": backend,
-            "base": str(base),
-            "from_sft": adapter is not None,
-            "completions_per_round": t.batch_size * t.gradient_accumulation_steps * t.steps_per_generation,
-        },
-    )
+    with stage_run(arm, params) as run:
+        summary = train_and_publish(
+            trainer,
+            checkpoints / f"{arm}-{run_id}",
+            out,
+            log,
+            manifest={
+                "stage": "train",
+                "arm": arm,
+                "backend": backend,
+                "base": str(base),
+                "from_sft": adapter is not None,
+                "train_rows": len(examples),
+                "completions_per_round": t.completions_per_round,
+            },
+        )
+        run.publish(adapter=out)
     print(f"train: {summary}")
 
 
 if __name__ == "__main__":
-    stage(tracked(main, lambda options: options["arm"]))
+    stage(main)

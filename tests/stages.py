@@ -11,13 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from rlvr.config.params import parse_params
-from rlvr.data.problems import generate
-from rlvr.data.sources import write_jsonl
-from rlvr.training.checkpoints import write_log
+from rlvr.config.schema import parse_params
+from rlvr.data.problems import make_problems
+from rlvr.files import write_jsonl, write_log
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = generate(24, seed=5, levels=[1])
+ROWS = make_problems(24, seed=5, levels=[1])
 
 
 def stage_project(tmp_path: Path, weights: Path, **sections) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.config.params import Params, ParamsError, load_params, parse_params
+from rlvr.config.schema import ParamsError, load_params, parse_params
 
 
 @pytest.mark.parametrize(
@@ -86,16 +86,16 @@ def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text("")
-    assert load_params(tmp_path / "params.yaml") == Params()
+    with pytest.raises(ParamsError, match="empty"):
+        load_params(tmp_path / "params.yaml")
 
 
-def test_unknown_reward_names_are_refused_where_the_rewards_are_built(tmp_path):
-    from rlvr.config.profiles import checked
-    from rlvr.verify.rewards import UnknownReward
-
+def test_unknown_reward_names_are_refused_with_the_schema(tmp_path):
     (tmp_path / "params.yaml").write_text("train:\n  rewards: {novelty: 1.0}\n")
-    with pytest.raises(UnknownReward, match="train.rewards: unknown reward 'novelty'; the rewards are"):
-        checked(tmp_path / "params.yaml")
+    with pytest.raises(
+        ParamsError, match="train.rewards': Value error, unknown reward 'novelty'; the rewards are"
+    ):
+        load_params(tmp_path / "params.yaml")
 
 
 def test_transformers_and_prefect_names_are_the_libraries_own():

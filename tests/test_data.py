@@ -3,19 +3,11 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rlvr.data.prepare import (
-    DROP_REASONS,
-    Prepared,
-    clean_rows,
-    dedupe,
-    is_heldout,
-    normalise,
-    prepare_rows,
-    to_grpo_example,
-    to_sft_example,
-)
-from rlvr.data.problems import LEVELS, generate
-from rlvr.data.prompts import Markers, chat_prompt
+from rlvr.config.schema import Markers
+from rlvr.data.examples import to_grpo_example, to_sft_example
+from rlvr.data.prepare import DROP_REASONS, Prepared, clean_rows, dedupe, is_heldout, normalise, prepare_rows
+from rlvr.data.problems import PROBLEM_LEVELS, make_problems
+from rlvr.data.prompts import chat_prompt
 
 MARKERS = Markers()
 WIDE_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -97,7 +89,7 @@ def test_dedupe_keeps_the_first_copy():
 
 
 def test_is_heldout_depends_on_the_normalised_problem_and_the_salt():
-    problems = [row["problem"] for row in generate(400, seed=3, levels=LEVELS)]
+    problems = [row["problem"] for row in make_problems(400, seed=3, levels=PROBLEM_LEVELS)]
     chosen = [p for p in problems if is_heldout(p, 0.5, "a")]
     assert chosen == [p for p in problems if is_heldout(f"  {p.upper()} ", 0.5, "a")]
     assert chosen != [p for p in problems if is_heldout(p, 0.5, "b")]
@@ -106,7 +98,7 @@ def test_is_heldout_depends_on_the_normalised_problem_and_the_salt():
 
 
 def test_the_split_does_not_depend_on_row_order():
-    rows = generate(500, seed=5, levels=LEVELS)
+    rows = make_problems(500, seed=5, levels=PROBLEM_LEVELS)
     shuffled = rows[:]
     random.Random(0).shuffle(shuffled)
     first, second = prepare(rows, fraction=0.3), prepare(shuffled, fraction=0.3)
@@ -119,7 +111,7 @@ def test_the_split_does_not_depend_on_row_order():
 
 
 def test_the_heldout_fraction_is_roughly_respected():
-    prepared = prepare(generate(2000, seed=11, levels=LEVELS), fraction=0.1)
+    prepared = prepare(make_problems(2000, seed=11, levels=PROBLEM_LEVELS), fraction=0.1)
     share = len(prepared.heldout) / (len(prepared.train) + len(prepared.heldout))
     assert 0.05 <= share <= 0.15
 

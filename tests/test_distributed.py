@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rlvr.training.checkpoints import read_log
+from rlvr.files import read_log
 from tests.stages import ROOT, STAGE_ENV, run_stage, stage_command, stage_project, train_options
 
 

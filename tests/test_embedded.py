@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from rlvr.config.params import LoraParams, SftParams
-from rlvr.data.prepare import to_sft_example
-from rlvr.data.problems import generate as generate_problems
-from rlvr.data.prompts import Markers, chat_prompt
+from rlvr.config.schema import LoraParams, Markers, SftParams
+from rlvr.data.examples import to_sft_example
+from rlvr.data.problems import make_problems
+from rlvr.data.prompts import chat_prompt
 from rlvr.evaluation.scoring import score_completions, summarise
 from rlvr.training.checkpoints import train_and_publish
 from rlvr.training.decoding import generate
@@ -37,7 +37,7 @@ def test_converted_model_ends_its_turn_with_im_end(embedded):
 
 
 def test_a_short_sft_teaches_the_format(embedded, tmp_path):
-    rows = generate_problems(80, seed=11, levels=[1])
+    rows = make_problems(80, seed=11, levels=[1])
     train, heldout = rows[:64], rows[64:]
     model, tokenizer, peft_config = load_trainable(embedded, "float32", LoraParams(), None, "trl", 256)
     examples = [to_sft_example(row, Markers()) for row in train]

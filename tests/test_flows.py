@@ -11,14 +11,15 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from flows import registry as registry_flows
+from flows import promotion as registry_flows
 from flows.pipeline import pipeline
 from flows.serve import deployments
-from rlvr.config.params import load_params
-from rlvr.data.sources import read_jsonl
+from rlvr.config.schema import load_params
+from rlvr.files import HELDOUT_SET, read_jsonl
+from rlvr.hashing import hash_path
 from rlvr.mlops.dvcfile import paths
-from rlvr.mlops.lineage import hash_path
-from rlvr.mlops.registry import RegistryError, log_and_register
+from rlvr.mlops.registry import RegistryError, register
+from rlvr.mlops.runs import experiment_id
 from tests.conftest import copy_project, project_env, registry_client
 from tests.test_pipeline import MODELS, ORDER, STAGES
 
@@ -203,18 +204,18 @@ def register_synthetic(project: Path, correct: list[bool], rows: list[dict] | No
     """A second version of the project's adapter, registered through the register stage's function, with
     per-problem held-out results where the grpo model got `correct` (on the held-out problems, or `rows`)."""
     files = paths(project)
-    heldout = rows or read_jsonl(files["prepared"] / "heldout.jsonl")[: len(correct)]
+    heldout = rows or read_jsonl(files["prepared"] / HELDOUT_SET)[: len(correct)]
     predictions = [
         {"model": "grpo", "problem": r["problem"], "answer": r["answer"], "completion": "", "correct": ok}
         for r, ok in zip(heldout, correct, strict=True)
     ]
     params = load_params(project / "params.yaml")
-    return log_and_register(
+    client = registry_client(project)
+    run = client.create_run(experiment_id(client))
+    return register(
         model_name="rlvr-math",
-        run_id=None,
-        evaluation={"grpo": {"accuracy": sum(correct) / len(correct)}},
+        run_id=run.info.run_id,
         predictions=predictions,
-        plots=[],
         adapter=files["grpo"],
         base_files={"base": files["base"]},
         model_config={

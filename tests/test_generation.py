@@ -10,7 +10,8 @@ import pytest
 import torch
 from transformers import GenerationConfig
 
-from rlvr.data.prompts import Markers, chat_prompt, prompt_ids
+from rlvr.config.schema import Markers
+from rlvr.data.prompts import chat_prompt, prompt_ids
 from rlvr.training.decoding import MergedSampler, generate
 from rlvr.training.models import load_model, load_tokenizer
 from tests.stages import ROWS

@@ -17,12 +17,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rlvr.config.params import LoraParams, TrainParams
-from rlvr.data.prepare import to_grpo_example
-from rlvr.data.prompts import Markers, chat_prompt
+from rlvr.config.schema import LoraParams, Markers, TrainParams
+from rlvr.data.examples import to_grpo_example
+from rlvr.data.prompts import chat_prompt
 from rlvr.evaluation.scoring import models_of
+from rlvr.files import read_log
 from rlvr.serving.answerer import Answerer
-from rlvr.training.checkpoints import read_log, train_and_publish
+from rlvr.training.checkpoints import train_and_publish
 from rlvr.training.decoding import generate
 from rlvr.training.hardware import installed, select_backend, select_generation
 from rlvr.training.models import load_model, load_tokenizer, load_trainable

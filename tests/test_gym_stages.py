@@ -13,13 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from rlvr.config.params import parse_params
 from rlvr.config.profiles import apply_overrides, profile_values, use_profile
+from rlvr.config.schema import parse_params
 from rlvr.data.gym import SAFE_TASKS, make_rows
 from rlvr.data.prepare import clean_rows
-from rlvr.data.sources import read_jsonl, write_jsonl
+from rlvr.files import read_jsonl, read_log, write_jsonl
 from rlvr.mlops.dvcfile import paths
-from rlvr.training.checkpoints import read_log
 from tests.conftest import ROOT, dvc, git, make_project
 from tests.stages import run_stage, stage_project, train_stage
 

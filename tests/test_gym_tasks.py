@@ -16,11 +16,12 @@ import time
 import warnings
 
 import pytest
+import yaml
 
-from rlvr.config.params import ParamsError, parse_params
-from rlvr.data.gym import REFUSED, SAFE_TASKS, config_knobs, make_rows, score, worked_solution
-from rlvr.data.prepare import clean_rows, prepare_rows, to_grpo_example
-from rlvr.data.prompts import Markers
+from rlvr.config.schema import GYM_REFUSED, Markers, ParamsError, parse_params
+from rlvr.data.examples import to_grpo_example
+from rlvr.data.gym import SAFE_TASKS, config_knobs, make_rows, score, worked_solution
+from rlvr.data.prepare import clean_rows, prepare_rows
 from rlvr.evaluation.scoring import score_completions
 from rlvr.verify.rewards import Accuracy, TaskScore
 from tests.conftest import ROOT
@@ -87,7 +88,7 @@ def test_countdown_is_refused_because_its_verifier_runs_the_text_as_code(tmp_pat
     # what rlvr never does: hand the text to countdown's own verifier, which runs it
     DATASETS["countdown"][0](DATASETS["countdown"][1]()).score_answer(payload, entry)
     assert (tmp_path / "ran").exists()
-    assert "countdown" in REFUSED and "countdown" not in SAFE_TASKS
+    assert "countdown" in GYM_REFUSED and "countdown" not in SAFE_TASKS
 
 
 @pytest.mark.parametrize("name", list(SAFE_TASKS))
@@ -244,13 +245,6 @@ def test_prepare_keeps_task_rows_with_a_safe_task_and_their_metadata():
     [
         ([{"name": "countdown"}], "task 'countdown' is refused: its verifier parses the answer with sympy"),
         ([{"name": "sudoku"}], "tasks with a safe verifier: basic_arithmetic, chain_sum"),
-        ([{"name": "chain_sum", "config": {"max_term": 3}}], "config.max_term: chain_sum has no such knob"),
-        ([{"name": "chain_sum", "config": {"max_terms": "3"}}], "config.max_terms: must be a whole number"),
-        ([{"name": "chain_sum", "config": {"seed": 3}}], "use data.reasoning_gym.seed instead"),
-        (
-            [{"name": "basic_arithmetic", "config": {"format_style": "fancy"}}],
-            "config.format_style: must be one of 'simple', 'natural'",
-        ),
         ([{"name": "chain_sum"}, {"name": "chain_sum"}], "a task may appear once"),
         (
             [{"name": "chain_sum", "weight": 0}],
@@ -268,6 +262,35 @@ def test_bad_task_params_name_the_key_and_what_is_allowed(tasks, message):
         parse_params({"data": {"source": "reasoning_gym", "reasoning_gym": {"tasks": tasks}}}, "params.yaml")
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ([{"name": "chain_sum", "config": {"max_term": 3}}], "config.max_term: chain_sum has no such knob"),
+        ([{"name": "chain_sum", "config": {"max_terms": "3"}}], "config.max_terms: must be a whole number"),
+        ([{"name": "chain_sum", "config": {"seed": 3}}], "use data.reasoning_gym.seed instead"),
+        (
+            [{"name": "products"}, {"name": "basic_arithmetic", "config": {"format_style": "fancy"}}],
+            "tasks.1 (basic_arithmetic): config.format_style: must be one of 'simple', 'natural'",
+        ),
+    ],
+)
+def test_bad_knobs_are_refused_by_check_params_and_fetch_naming_the_task_and_knob(tasks, message, tmp_path):
+    """A task's knobs are reasoning-gym's to define: the schema does not read them (it imports no domain
+    code); `check_mix` does, for `rlvr check-params` and the fetch stage."""
+    from typer.testing import CliRunner
+
+    from rlvr.cli import app
+    from rlvr.data.gym import TaskConfigError, check_mix
+
+    params = parse_params({"data": {"source": "reasoning_gym", "reasoning_gym": {"tasks": tasks}}})
+    with pytest.raises(TaskConfigError) as error:
+        check_mix(params.data.reasoning_gym)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"reasoning_gym": {"tasks": tasks}}}))
+    result = CliRunner().invoke(app, ["check-params", str(tmp_path / "params.yaml")])
+    assert result.exit_code == 1 and message in " ".join(result.output.split())
 
 
 def test_reasoning_gym_rejects_a_knob_value_at_fetch_naming_the_task():

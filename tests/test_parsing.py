@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.data.prompts import Markers
+from rlvr.config.schema import Markers
 from rlvr.verify.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 
 M = Markers()

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from rlvr.config.params import load_params
 from rlvr.config.profiles import apply_overrides
-from rlvr.data.sources import read_jsonl
+from rlvr.config.schema import load_params
+from rlvr.files import read_jsonl, read_log
+from rlvr.hashing import hash_path
 from rlvr.locks import PARAMS_LOCK
 from rlvr.mlops.dvcfile import paths, stage_order
-from rlvr.mlops.lineage import hash_path
-from rlvr.training.checkpoints import read_log
 from tests.conftest import dvc, project_env, ran_stages, registry_client
 
 ORDER = ["fetch", "model", "prepare", "sft", "train@grpo", "train@grpo_from_base", "evaluate", "register"]
@@ -247,8 +246,8 @@ def test_params_cannot_change_under_a_running_stage(project_copy):
 
 
 def test_shipped_profiles_validate_and_params_yaml_is_the_default():
-    from rlvr.config.params import Params
     from rlvr.config.profiles import available, profile_values
+    from rlvr.config.schema import Params
     from tests.conftest import ROOT
 
     assert load_params(ROOT / "params.yaml") == Params()
@@ -295,8 +294,8 @@ def test_an_override_changes_one_value_and_nothing_else(tmp_path):
 
 @pytest.mark.parametrize("name", ["../params", "../../etc/passwd", "tiny/../tiny", "/tmp/x", "nope"])
 def test_profile_names_cannot_leave_the_profiles_folder(tmp_path, name):
-    from rlvr.config.params import ParamsError
     from rlvr.config.profiles import use_profile
+    from rlvr.config.schema import ParamsError
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
@@ -334,7 +333,7 @@ def test_a_profile_with_a_yaml_error_is_one_line_not_a_traceback(tmp_path):
     ],
 )
 def test_bad_override_is_rejected_and_params_unchanged(tmp_path, override, message):
-    from rlvr.config.params import ParamsError
+    from rlvr.config.schema import ParamsError
     from tests.conftest import ROOT
 
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
@@ -384,7 +383,7 @@ def test_ask_names_a_missing_model(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from rlvr.cli import app
-    from rlvr.mlops.tracking import client
+    from rlvr.mlops.store import client
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     client()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.config.params import SftParams, parse_params
-from rlvr.data.prepare import to_sft_example
-from rlvr.data.prompts import Markers, chat_prompt, conversation_ids, prefill_template, prompt_ids
+from rlvr.config.schema import Markers, SftParams, parse_params
+from rlvr.data.examples import to_sft_example
+from rlvr.data.prompts import chat_prompt, conversation_ids, prefill_template, prompt_ids
 from rlvr.evaluation.scoring import score_completions
 from rlvr.training.models import load_tokenizer, load_trainable
 from rlvr.training.trainers import build_sft_trainer

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import rlvr
-from rlvr.data.problems import KINDS, LEVELS, generate
+from rlvr.data.problems import PROBLEM_KINDS, PROBLEM_LEVELS, make_problems
 
-# sha256 of json.dumps(generate(300, seed=1234, levels=LEVELS), sort_keys=True). It changes only when the
-# generator's output changes on purpose; then record the new digest here.
+# sha256 of json.dumps(make_problems(300, seed=1234, levels=PROBLEM_LEVELS), sort_keys=True). It changes
+# only when the generator's output changes on purpose; then record the new digest here.
 DIGEST = "bd30fe2eb7bdde0b3c80e9525ca236e221692922d6c6b493f43dd37e6553e084"
 
 OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
@@ -47,17 +47,18 @@ def at_answer(side: str, x: Fraction) -> Fraction:
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
-    return generate(1500, seed=7, levels=LEVELS)
+    return make_problems(1500, seed=7, levels=PROBLEM_LEVELS)
 
 
 def test_the_output_is_recorded_bit_for_bit():
-    assert digest(generate(300, seed=1234, levels=LEVELS)) == DIGEST
+    assert digest(make_problems(300, seed=1234, levels=PROBLEM_LEVELS)) == DIGEST
 
 
 def test_the_output_does_not_depend_on_the_hash_seed():
     code = (
-        "import hashlib, json; from rlvr.data.problems import LEVELS, generate; "
-        "print(hashlib.sha256(json.dumps(generate(300, seed=1234, levels=LEVELS), sort_keys=True)"
+        "import hashlib, json; from rlvr.data.problems import PROBLEM_LEVELS, make_problems; "
+        "rows = make_problems(300, seed=1234, levels=PROBLEM_LEVELS); "
+        "print(hashlib.sha256(json.dumps(rows, sort_keys=True)"
         ".encode('utf-8')).hexdigest())"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(Path(rlvr.__file__).parents[1])}
@@ -66,10 +67,10 @@ def test_the_output_does_not_depend_on_the_hash_seed():
 
 
 def test_seeds_and_arguments_select_the_output():
-    assert generate(50, seed=1, levels=[1]) == generate(50, seed=1, levels=[1])
-    assert generate(50, seed=1, levels=[1]) != generate(50, seed=2, levels=[1])
-    assert generate(0, seed=1, levels=LEVELS) == []
-    rows = generate(20, seed=1, levels=[2, 3], kinds=["fraction"])
+    assert make_problems(50, seed=1, levels=[1]) == make_problems(50, seed=1, levels=[1])
+    assert make_problems(50, seed=1, levels=[1]) != make_problems(50, seed=2, levels=[1])
+    assert make_problems(0, seed=1, levels=PROBLEM_LEVELS) == []
+    rows = make_problems(20, seed=1, levels=[2, 3], kinds=["fraction"])
     assert {(r["problem_type"], r["level"]) for r in rows} == {("fraction", 2), ("fraction", 3)}
 
 
@@ -78,7 +79,7 @@ def test_every_kind_and_level_comes_in_equal_shares(rows):
     for row in rows:
         key = (row["problem_type"], row["level"])
         shares[key] = shares.get(key, 0) + 1
-    assert shares == {(kind, level): 100 for kind in KINDS for level in LEVELS}
+    assert shares == {(kind, level): 100 for kind in PROBLEM_KINDS for level in PROBLEM_LEVELS}
 
 
 def test_rows_have_string_fields_and_mostly_unique_problems(rows):
@@ -118,7 +119,7 @@ def test_answers_solve_the_problems(rows):
 def test_level_one_is_short(rows):
     level_one = [row for row in rows if row["level"] == 1]
     assert max(len(row["solution"]) for row in level_one) <= 40
-    assert generate(1, seed=0, levels=[1], kinds=["arithmetic"])[0]["solution"].count("\n") == 0
+    assert make_problems(1, seed=0, levels=[1], kinds=["arithmetic"])[0]["solution"].count("\n") == 0
 
 
 @pytest.mark.parametrize(
@@ -132,4 +133,4 @@ def test_level_one_is_short(rows):
 )
 def test_invalid_arguments_name_the_allowed_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        generate(seed=0, **kwargs)
+        make_problems(seed=0, **kwargs)

@@ -33,4 +33,3 @@ def test_decoding_a_bpe_tokenizer_that_asks_for_clean_up_warns_nothing(tiny_mode
 
 def test_dvc_plot_renders_are_ignored_by_git():
     assert "dvc_plots/" in (ROOT / ".gitignore").read_text().splitlines()
-

@@ -18,23 +18,24 @@ from typer.testing import CliRunner
 
 from rlvr.cli import app
 from rlvr.evaluation.predictions import set_fingerprint
-from rlvr.mlops import registry, tracking
+from rlvr.mlops import registry, runs, store
 from rlvr.mlops.registry import ACCURACY_TAG, HELDOUT_SET_TAG, HISTORY_TAG, ROLLED_BACK_TAG, RegistryError
-from rlvr.mlops.tracking import TrackingError, flatten
+from rlvr.mlops.runs import flatten
+from rlvr.mlops.store import TrackingError
 
 
 @pytest.fixture
 def client(tmp_path, monkeypatch) -> MlflowClient:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
-    return tracking.client()
+    return store.client()
 
 
 def add_version(client: MlflowClient, correct: list[bool], name: str = "m", set_name: str = "a") -> int:
     """A registered version whose run holds its per-problem results on held-out set `set_name`."""
     if not client.search_registered_models(f"name='{name}'"):
         client.create_registered_model(name)
-    run = client.create_run(tracking.experiment_id(client))
+    run = client.create_run(runs.experiment_id(client))
     created = client.create_model_version(name, source=Path.cwd().as_uri(), run_id=run.info.run_id)
     version = int(created.version)
     results = [
@@ -254,7 +255,7 @@ def test_errors_name_what_is_missing(client):
 def test_a_version_without_results_is_not_compared(client):
     add_version(client, BASELINE)
     registry.promote("m", margin=0.0)
-    run = client.create_run(tracking.experiment_id(client))
+    run = client.create_run(runs.experiment_id(client))
     client.create_model_version("m", source=Path.cwd().as_uri(), run_id=run.info.run_id)
     client.set_registered_model_alias("m", registry.CHALLENGER, "2")
     with pytest.raises(RegistryError, match="v2 has no per-problem held-out results"):
@@ -301,7 +302,7 @@ def test_read_only_commands_leave_no_stray_store(tmp_path, monkeypatch):
 def test_a_sqlite_store_in_a_missing_directory_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'nowhere' / 'mlflow.db'}")
     with pytest.raises(TrackingError, match="nowhere does not exist"):
-        tracking.client()
+        store.client()
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -347,9 +348,9 @@ def test_an_unreachable_server_fails_fast_naming_the_uri(silent_server, tmp_path
 
 
 def test_public_uri_strips_credentials():
-    assert tracking.public_uri("https://u:p@host:5000/mlflow?token=t") == "https://host:5000/mlflow"
-    assert tracking.public_uri("postgresql+psycopg2://u:p@db:5432/m") == "postgresql+psycopg2://db:5432/m"
-    assert tracking.public_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
+    assert store.public_uri("https://u:p@host:5000/mlflow?token=t") == "https://host:5000/mlflow"
+    assert store.public_uri("postgresql+psycopg2://u:p@db:5432/m") == "postgresql+psycopg2://db:5432/m"
+    assert store.public_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
 
 
 def test_flatten_makes_dotted_string_params():

@@ -17,10 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rlvr.data.prompts import Markers
+from rlvr.config.schema import Markers
 from rlvr.verify.deadline import RETRY_S
+from rlvr.verify.equivalence import GOLD_LIMIT_S, GUESS_LIMIT_S
 from rlvr.verify.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
-from rlvr.verify.rewards import GOLD_LIMIT_S, GUESS_LIMIT_S, REWARDS, Accuracy
+from rlvr.verify.rewards import REWARDS, Accuracy
 
 M = Markers()
 BOUND_S = 2.0  # per call, for every reward but the symbolic one

@@ -6,8 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rlvr.data.sources import load_hub, load_local, read_jsonl, write_jsonl
+from rlvr.data.sources import load_hub, load_local
 from rlvr.errors import DataError
+from rlvr.files import read_jsonl, write_jsonl
 
 # The configs section of OpenR1-Math-220k's README.md, which maps configs to folders.
 README = """---

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import yaml
 
-from rlvr.data.prepare import to_sft_example
-from rlvr.data.problems import generate
-from rlvr.data.prompts import Markers, chat_prompt, conversation_ids, prompt_ids
-from rlvr.data.sources import read_jsonl, write_jsonl
-from rlvr.training.checkpoints import MANIFEST
+from rlvr.config.schema import Markers
+from rlvr.data.examples import to_sft_example
+from rlvr.data.problems import make_problems
+from rlvr.data.prompts import chat_prompt, conversation_ids, prompt_ids
+from rlvr.files import ADAPTER_MANIFEST, read_jsonl, write_jsonl
 from rlvr.training.models import load_tokenizer
 from tests.conftest import ROOT, project_env
 
-SHORT = generate(40, seed=1, levels=[1])
+SHORT = make_problems(40, seed=1, levels=[1])
 LONG = [
     {"problem": f"What is {i} + 1? " + "Read the question twice. " * 300, "answer": str(i + 1)}
     for i in range(3)
@@ -86,9 +86,10 @@ def sft(tmp_path: Path, tiny_model: Path, rows: list[dict], max_length: int) -> 
 
 def test_sft_leaves_out_the_examples_longer_than_max_length(tiny_model, tmp_path):
     """The trainer would cut a long example at max_length, inside its answer: it is left out instead."""
-    short = generate(6, seed=2, levels=[1])
+    short = make_problems(6, seed=2, levels=[1])
     long = [
-        {**row, "solution": row["solution"] + " Check: " + "1 + 1 = 2. " * 60} for row in generate(2, 9, [1])
+        {**row, "solution": row["solution"] + " Check: " + "1 + 1 = 2. " * 60}
+        for row in make_problems(2, 9, [1])
     ]
     no_solution = [{**SHORT[0], "solution": ""}]
     tokenizer = load_tokenizer(tiny_model)
@@ -102,13 +103,13 @@ def test_sft_leaves_out_the_examples_longer_than_max_length(tiny_model, tmp_path
 
     result = sft(tmp_path, tiny_model, short + long + no_solution, max_length)
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((tmp_path / "sft" / MANIFEST).read_text())
+    manifest = json.loads((tmp_path / "sft" / ADAPTER_MANIFEST).read_text())
     assert manifest["examples"] == len(short)
     assert manifest["left_out"] == {"no_solution": 1, "too_long": len(long)}
 
 
 def test_sft_with_every_example_too_long_fails_in_one_line(tiny_model, tmp_path):
-    result = sft(tmp_path, tiny_model, generate(4, seed=2, levels=[1]), max_length=50)
+    result = sft(tmp_path, tiny_model, make_problems(4, seed=2, levels=[1]), max_length=50)
     assert result.returncode == 1
     assert result.stderr.startswith("error: sft.max_steps is 1") and len(result.stderr.splitlines()) == 1
     assert "'too_long': 4" in result.stderr and "sft.max_length=50" in result.stderr

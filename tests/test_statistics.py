@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from rlvr.evaluation.scoring import answer_reward, compare_models, recommendation, reward_hacking, summarise
+from rlvr.evaluation.conclusions import answer_reward, recommendation, reward_hacking
+from rlvr.evaluation.scoring import compare_models, summarise
 from rlvr.evaluation.stats import (
     accuracy_interval,
     conclusion,

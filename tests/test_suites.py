@@ -13,10 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rlvr.config.params import ParamsError, parse_params
-from rlvr.data.sources import load_benchmark, write_jsonl
-from rlvr.data.suites import LAYOUTS, PINNED, benchmark_rows, gsm8k_answer
+from rlvr.config.schema import PINNED_SUITES, ParamsError, parse_params
+from rlvr.data.sources import load_benchmark
+from rlvr.data.suites import LAYOUTS, benchmark_rows, gsm8k_answer
 from rlvr.errors import DataError
+from rlvr.files import write_jsonl
 from rlvr.verify.rewards import Accuracy, MatchFormatExactly, TaskScore
 from tests.conftest import ROOT
 
@@ -68,7 +69,7 @@ def test_a_benchmark_in_the_wrong_layout_is_a_one_line_error(tmp_path):
 def test_pinned_benchmarks_are_the_params_defaults():
     benchmarks = parse_params({}).evaluate.benchmarks
     assert {name: b.model_dump(exclude_defaults=True) for name, b in benchmarks.items()} == {
-        name: {k: v for k, v in spec.items() if k != "split"} for name, spec in PINNED.items()
+        name: {k: v for k, v in spec.items() if k != "split"} for name, spec in PINNED_SUITES.items()
     }
     assert all(len(b.revision) == 40 for b in benchmarks.values())
     assert parse_params({}).evaluate.suites == ["heldout"]
@@ -149,7 +150,10 @@ def test_the_evaluate_metric_loads_offline_from_the_package_and_agrees_with_the_
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["path"] == str(ROOT / "rlvr" / "evaluation" / "verified_math.py") and out["name"] == "verified_math"
+    assert (
+        out["path"] == str(ROOT / "rlvr" / "evaluation" / "verified_math.py")
+        and out["name"] == "verified_math"
+    )
     # the copy `evaluate` imports lives in its modules cache, under HF_HOME: nothing came from the hub
     assert (tmp_path / "hf" / "modules" / "evaluate_modules" / "metrics" / "verified_math").is_dir()
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlvr.config.params import load_params
-from rlvr.data.sources import read_jsonl
+from rlvr.config.schema import load_params
+from rlvr.files import read_jsonl, read_log
 from rlvr.mlops.dvcfile import paths
-from rlvr.mlops.tracking import INPUTS, ROLE
-from rlvr.training.checkpoints import read_log
+from rlvr.mlops.runs import INPUTS, ROLE
 from tests.conftest import project_env, registry_client
 
 

@@ -7,18 +7,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from rlvr.config.params import LoraParams, SftParams, TrainParams
-from rlvr.data.prepare import to_grpo_example, to_sft_example
-from rlvr.data.problems import generate
-from rlvr.data.prompts import Markers
-from rlvr.training.checkpoints import last_checkpoint, read_log, train_and_publish
+from rlvr.config.schema import LoraParams, Markers, SftParams, TrainParams
+from rlvr.data.examples import to_grpo_example, to_sft_example
+from rlvr.data.problems import make_problems
+from rlvr.files import read_log
+from rlvr.training.checkpoints import last_checkpoint, train_and_publish
 from rlvr.training.hardware import BackendUnavailable, select_backend, select_generation
 from rlvr.training.models import load_model, load_trainable
 from rlvr.training.trainers import build_grpo_trainer, build_sft_trainer
 from rlvr.verify.rewards import build_rewards
 from tests.tiny import DigitShare, lora_weights
 
-ROWS = generate(24, seed=3, levels=[1])
+ROWS = make_problems(24, seed=3, levels=[1])
 LORA = LoraParams(r=4, alpha=8)
 
 

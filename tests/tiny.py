@@ -24,11 +24,12 @@ def build_tiny_model(dest: Path, seed: int = 0, hidden: int = 32) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from rlvr.data.problems import generate
-    from rlvr.data.prompts import Markers, system_prompt
+    from rlvr.config.schema import Markers
+    from rlvr.data.problems import make_problems
+    from rlvr.data.prompts import system_prompt
 
     corpus = [system_prompt(Markers())] + [
-        f"{r['problem']} {r['solution']} {r['answer']}" for r in generate(50, 0, [1])
+        f"{r['problem']} {r['solution']} {r['answer']}" for r in make_problems(50, 0, [1])
     ]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -1,17 +1,16 @@
 """Params profiles and overrides, written into `params.yaml` so that it (and `dvc.lock`) stay the record.
 
-The embedded default is the typed defaults of `rlvr.config.params.Params`, which the committed `params.yaml`
+The embedded default is the typed defaults of `rlvr.config.schema.Params`, which the committed `params.yaml`
 spells out. A profile (`profiles/<name>.yaml`) lists only what differs from it, so `use_profile` sets
 every key, whatever profile was active before. Overrides (`train.max_steps=3`) are read with DVC's own
 `--set-param` code, as `dvc exp run -S` reads them. Both rewrite only the values that change
-(`rlvr.config.yamledit`): comments, inline lists, `null` and quotes stay as written, and going back to a profile
-gives back its file byte for byte. Both validate the result before the file changes: a bad profile or
+(`rlvr.config.yamledit`): comments, inline lists, `null` and quotes stay as written, and going back to a
+profile gives back its file byte for byte. Both validate the result before the file changes: a bad profile or
 override leaves it as it was.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,9 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from rlvr.config.params import Params, ParamsError, load_params, parse_params
+from rlvr.config.schema import Params, ParamsError, parse_params
 from rlvr.config.yamledit import same, set_values
+from rlvr.config.yamlfile import parse_yaml, read_yaml
 from rlvr.errors import RlvrError
+from rlvr.files import replacing, write_text
 from rlvr.locks import params_lock
 
 DEFAULT = "default"
@@ -59,13 +60,7 @@ def profile_values(root: Path, name: str) -> dict:
     if name not in names:
         raise ParamsError(f"no profile '{name}'; available: {', '.join(names)}")
     path = root / PROFILES_DIR / f"{name}.yaml"
-    try:
-        overlay = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise ParamsError(f"{path}: not valid YAML{where}: {problem}; fix the file") from None
+    overlay = read_yaml(path, ParamsError) or {}
     if not isinstance(overlay, dict):
         raise ParamsError(f"{path}: a profile is a mapping of params sections, got {type(overlay).__name__}")
     values = merged(defaults, overlay)
@@ -101,39 +96,17 @@ def closest_profile(root: Path, values: dict) -> str:
     return name if count == 0 else f"{name}+{count}"
 
 
-def checked(path: Path) -> Params:
-    """The params at `path`, validated, reward names included (those are checked where the rewards are
-    built, so that reading params never imports the verifier)."""
-    params = load_params(path)
-    _check_rewards(params)
-    return params
-
-
-def _check_rewards(params: Params) -> None:
-    from rlvr.verify.rewards import build_rewards
-
-    build_rewards(params.train.rewards, params.format)
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Replace the file at once (a crash leaves the old or the new file, never half of one)."""
-    with tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, path)
-
-
 def _write_values(path: Path, values: dict, what: str) -> Params:
     """Write `values` into the params file in place, after validating the result, holding the params
     lock (never under a running stage)."""
     with params_lock(path.parent):
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         try:
             new = set_values(text, values)
-            params = parse_params(yaml.safe_load(new), path.name)
-            _check_rewards(params)
+            params = parse_params(parse_yaml(new), path.name)
         except (ValueError, yaml.YAMLError, RlvrError) as exc:
             raise ParamsError(f"{what} rejected, {path.name} unchanged: {exc}") from None
-        _write(path, new.encode())
+        write_text(path, new)
     return params
 
 
@@ -158,7 +131,7 @@ def override_values(path: Path, overrides: Sequence[str]) -> dict:
             raise ParamsError(
                 f"overrides {list(overrides)} rejected, {path.name} unchanged: {exc}{cause}"
             ) from None
-        return yaml.safe_load(scratch.read_text())
+        return read_yaml(scratch, ParamsError)
 
 
 def apply_overrides(root: Path, overrides: Sequence[str], params_file: str = PARAMS_FILE) -> Params:
@@ -211,7 +184,7 @@ def params_for_run(
     to the next scheduled run unnoticed."""
     path = root / params_file
     original = path.read_bytes()
-    before = yaml.safe_load(original)
+    before = read_yaml(path, ParamsError)
     try:
         if profile:
             use_profile(root, profile, params_file)
@@ -220,11 +193,12 @@ def params_for_run(
         change = ParamsChange(
             profile,
             tuple(overrides),
-            tuple(differences(before, yaml.safe_load(path.read_text()))),
+            tuple(differences(before, read_yaml(path, ParamsError))),
             persist,
         )
         yield change
     finally:
         if not persist and path.read_bytes() != original:
             with params_lock(root):
-                _write(path, original)
+                with replacing(path) as tmp:
+                    tmp.write_bytes(original)

@@ -1,11 +1,14 @@
 """reasoning-gym's procedural tasks as a data source and a verifier: which tasks rlvr lets in, the rows it
-makes of them, the worked targets of the SFT warm-up, and each task's own scoring of an answer. Pure: no
-I/O. reasoning-gym itself is imported on first use (its import takes seconds), never by reading params.
+makes of them, the worked targets of the SFT warm-up, and each task's own scoring of an answer.
+reasoning-gym itself is imported on first use (its import takes seconds); a task's knobs are checked
+against reasoning-gym's source files, read without importing it. The task names params may use are
+`rlvr.config.schema.GYM_TASKS`, this module's `SAFE_TASKS` by name.
 
 A task is let in (`SAFE_TASKS`) only once its verifier, reasoning-gym's `score_answer`, has been read and
 found to treat the model's text as data: string comparisons, regular expressions, `Decimal()`, `int()`
 and `float()`, all linear in the length of a text that the reward caps anyway. A verifier that parses the
-answer as code is refused (`REFUSED`): `countdown` hands it to sympy's `parse_expr`, which runs `eval`.
+answer as code is refused (`rlvr.config.schema.GYM_REFUSED`): `countdown` hands it to sympy's
+`parse_expr`, which runs `eval`.
 The tests pin the source of each verifier on the list, so a reasoning-gym upgrade that changes one fails
 them until it has been read again (docs/tasks.md).
 """
@@ -22,6 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+from rlvr.config.schema import ReasoningGymSource
 from rlvr.errors import RlvrError
 
 # Knobs that rlvr sets itself: the mix's `size` and `seed` (each task's seed derives from it).
@@ -82,36 +86,19 @@ SAFE_TASKS: dict[str, Task] = {
     ),
 }
 
-REFUSED: dict[str, str] = {
-    "countdown": "its verifier parses the answer with sympy's parse_expr, which runs eval on the text",
-}
-
 
 class TaskConfigError(RlvrError, ValueError):
     """A reasoning-gym task, or one of its knobs, that rlvr refuses or reasoning-gym rejects."""
 
 
-def check_task(name: str) -> str:
-    """The name of a task rlvr lets in; a ValueError says why any other is refused.
-
-    >>> check_task("chain_sum")
-    'chain_sum'
-    >>> check_task("countdown")
-    Traceback (most recent call last):
-    ...
-    ValueError: task 'countdown' is refused: its verifier parses the answer with sympy's parse_expr, which \
-runs eval on the text; tasks with a safe verifier: basic_arithmetic, chain_sum, products, \
-leg_counting, simple_equations, fraction_simplification, gsm_symbolic
-    """
-    safe = ", ".join(SAFE_TASKS)
-    if name in REFUSED:
-        raise ValueError(f"task {name!r} is refused: {REFUSED[name]}; tasks with a safe verifier: {safe}")
-    if name not in SAFE_TASKS:
-        raise ValueError(
-            f"task {name!r} is not one whose verifier rlvr has read (docs/tasks.md says how to add one); "
-            f"tasks with a safe verifier: {safe}"
-        )
-    return name
+def check_mix(mix: ReasoningGymSource) -> None:
+    """Refuse a mix whose tasks have knobs their reasoning-gym config lacks, or values of the wrong type,
+    naming the task and the knob (a TaskConfigError)."""
+    for number, task in enumerate(mix.tasks):
+        try:
+            check_knobs(task.name, task.config)
+        except ValueError as exc:
+            raise TaskConfigError(f"data.reasoning_gym.tasks.{number} ({task.name}): {exc}") from None
 
 
 def check_knobs(name: str, config: Mapping[str, object]) -> None:
@@ -220,7 +207,11 @@ def make_rows(tasks: Iterable[tuple[str, float, Mapping[str, object]]], size: in
     >>> [(row["task"], row["solution"], row["answer"]) for row in rows]
     [('chain_sum', '4 - 1 = 3', '3'), ('chain_sum', '1 + 5 = 6', '6')]
     """
-    tasks = [(check_task(name), weight, dict(config)) for name, weight, config in tasks]
+    tasks = [(name, weight, dict(config)) for name, weight, config in tasks]
+    if unsafe := [name for name, _, _ in tasks if name not in SAFE_TASKS]:
+        raise TaskConfigError(
+            f"tasks {unsafe} have no verifier rlvr has read; the safe ones: {', '.join(SAFE_TASKS)}"
+        )
     rg = _reasoning_gym()
     for name, _, config in tasks:  # reasoning-gym's checks, named by task
         try:

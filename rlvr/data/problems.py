@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from math import gcd, lcm
 
-KINDS = ("arithmetic", "word", "fraction", "percent", "linear")
-LEVELS = (1, 2, 3)
+from rlvr.config.schema import PROBLEM_KINDS, PROBLEM_LEVELS
 
 # A drawn problem that repeats an earlier one is drawn again, up to this many times; after that the repeat
 # is kept, so `generate` always returns `count` rows. Most (kind, level) pairs hold millions of problems;
@@ -43,16 +42,18 @@ PRICED = ("bike", "jacket", "lamp", "ticket", "watch", "chair", "tent", "guitar"
 Made = tuple[str, list[str], str]
 
 
-def generate(count: int, seed: int, levels: Sequence[int], kinds: Sequence[str] | None = None) -> list[dict]:
+def make_problems(
+    count: int, seed: int, levels: Sequence[int], kinds: Sequence[str] | None = None
+) -> list[dict]:
     """`count` problems, cycling through every (kind, level) pair in order so the mix is even; a problem
     drawn before is drawn again (see MAX_TRIES)."""
-    kinds = KINDS if kinds is None else tuple(kinds)
+    kinds = PROBLEM_KINDS if kinds is None else tuple(kinds)
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
-    if not levels or any(level not in LEVELS for level in levels):
-        raise ValueError(f"levels must be a non-empty selection of {LEVELS}, got {list(levels)}")
-    if not kinds or any(kind not in KINDS for kind in kinds):
-        raise ValueError(f"kinds must be a non-empty selection of {KINDS}, got {list(kinds)}")
+    if not levels or any(level not in PROBLEM_LEVELS for level in levels):
+        raise ValueError(f"levels must be a non-empty selection of {PROBLEM_LEVELS}, got {list(levels)}")
+    if not kinds or any(kind not in PROBLEM_KINDS for kind in kinds):
+        raise ValueError(f"kinds must be a non-empty selection of {PROBLEM_KINDS}, got {list(kinds)}")
 
     rng = random.Random(seed)
     pairs = [(kind, level) for kind in kinds for level in levels]

@@ -4,8 +4,9 @@ Every completion must hold a reasoning section, then a solution section, each be
 
     <start_working_out> 12 + 30 = 42 <end_working_out><SOLUTION>42</SOLUTION>
 
-The rewards check this layout, so the markers live in one object (`Markers`) that the prompts, the SFT
-targets and the rewards all take. The defaults are those of Unsloth's Qwen3 GRPO notebook.
+The rewards check this layout, so the markers live in one object, the `format` params section
+(`rlvr.config.schema.Markers`), that the prompts, the SFT targets and the rewards all take. The defaults
+are those of Unsloth's Qwen3 GRPO notebook.
 
 With `prefill_reasoning` (the notebook's chat template) the prompt itself ends with the reasoning start,
 so the model's completion begins inside the reasoning section. The chat template carries it
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from rlvr.config.schema import Markers
 
 SYSTEM_PROMPT_TEMPLATE = (
     "You are given a problem.\n"
@@ -27,49 +28,6 @@ SYSTEM_PROMPT_TEMPLATE = (
     "Place it between {reasoning_start} and {reasoning_end}.\n"
     "Then, provide your final answer between {solution_start}{solution_end}"
 )
-
-
-class Markers(BaseModel):
-    """The four markers around the reasoning and solution sections, and whether the prompt opens the
-    reasoning section (the `format` section of params)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    reasoning_start: str = "<start_working_out>"
-    reasoning_end: str = "<end_working_out>"
-    solution_start: str = "<SOLUTION>"
-    solution_end: str = "</SOLUTION>"
-    prefill_reasoning: bool = False
-
-    @model_validator(mode="after")
-    def _distinct_and_non_empty(self) -> Markers:
-        values = list(self.as_tuple())
-        if any(not v.strip() for v in values):
-            raise ValueError("format markers must be non-empty")
-        if len(set(values)) != len(values):
-            raise ValueError(f"format markers must be distinct, got {values}")
-        return self
-
-    def as_tuple(self) -> tuple[str, str, str, str]:
-        return (self.reasoning_start, self.reasoning_end, self.solution_start, self.solution_end)
-
-    def written(self) -> tuple[str, ...]:
-        """The markers the model writes itself: all four, or the last three when the prompt opens the
-        reasoning section.
-
-        >>> Markers(prefill_reasoning=True).written()
-        ('<end_working_out>', '<SOLUTION>', '</SOLUTION>')
-        """
-        return self.as_tuple()[1:] if self.prefill_reasoning else self.as_tuple()
-
-    def opened(self, completion: str) -> str:
-        """The completion with the reasoning start in front when the prompt ended with it: the whole
-        answer, as the model means it.
-
-        >>> Markers(prefill_reasoning=True).opened("6 * 7 = 42<end_working_out>")
-        '<start_working_out>6 * 7 = 42<end_working_out>'
-        """
-        return self.reasoning_start + completion if self.prefill_reasoning else completion
 
 
 def system_prompt(markers: Markers) -> str:

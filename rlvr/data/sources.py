@@ -1,19 +1,21 @@
-"""Loading raw rows (from the Hugging Face Hub, a local copy, or local files) and writing JSONL.
+"""Loading raw rows: from the Hugging Face Hub, a local copy of a hub dataset, or local JSONL/Parquet files.
 
-This is the I/O side of the fetch and prepare stages; what happens to the rows lives in `rlvr.data.prepare`.
+This is where outside data enters the pipeline (the fetch stage): a file that cannot be read is one line
+naming it. What happens to the rows next lives in `rlvr.data.prepare`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rlvr.errors import DataError
+from rlvr.files import read_jsonl
 
 COLUMNS = ("problem", "answer", "solution")
 REQUIRED = ("problem", "answer")
@@ -38,7 +40,14 @@ def load_hub(
     "default" unless the directory holds the repo's README.md, whose `configs` section names the others.
     """
     columns = dict(columns or {field: field for field in COLUMNS})
-    ds = datasets.load_dataset(path, name=config, revision=revision, split=split)
+    try:
+        ds = datasets.load_dataset(path, name=config, revision=revision, split=split)
+    except (OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise DataError(
+            f"cannot load dataset {path} (config {config}, revision {revision or 'main'}, split {split}): "
+            f"{reason}. Check the id, the network (HF_HUB_OFFLINE), or point data.hub.path at a local copy"
+        ) from None
     missing = [columns[field] for field in REQUIRED if columns[field] not in ds.column_names]
     if missing:
         raise DataError(
@@ -99,10 +108,14 @@ def load_local(path: str, columns: Mapping[str, str | None]) -> list:
             _check_columns(file, found, columns)
             rows.extend(_fields(row, columns) if isinstance(row, dict) else row for row in stored)
         else:
-            found = pq.read_schema(file).names
-            _check_columns(file, found, columns)
-            wanted = [column for column in columns.values() if column in found]
-            rows.extend(_fields(row, columns) for row in pq.read_table(file, columns=wanted).to_pylist())
+            try:
+                found = pq.read_schema(file).names
+                _check_columns(file, found, columns)
+                wanted = [column for column in columns.values() if column in found]
+                table = pq.read_table(file, columns=wanted)
+            except (pa.ArrowException, OSError) as exc:
+                raise DataError(f"{file}: not a readable Parquet file ({exc}); check the file") from None
+            rows.extend(_fields(row, columns) for row in table.to_pylist())
     return rows
 
 
@@ -117,45 +130,18 @@ def _check_columns(file: Path, found: list[str], columns: Mapping[str, str | Non
 
 
 def _fields(row: dict, columns: Mapping[str, str | None]) -> dict:
-    """The row's fields under their own names, from the columns that hold them."""
-    return {field: row[column] for field, column in columns.items() if column is not None and column in row}
+    """The row's fields under their own names, from the columns that hold them; a number JSON cannot
+    hold (a huge answer read as infinity) becomes its text, which no gold check accepts.
+
+    >>> _fields({"question": "?", "answer": float("inf")}, {"problem": "question", "answer": "answer"})
+    {'problem': '?', 'answer': 'inf'}
+    """
+    return {
+        field: _finite(row[column])
+        for field, column in columns.items()
+        if column is not None and column in row
+    }
 
 
-def read_jsonl(path: str | Path) -> list:
-    """The rows of a JSONL file, one per non-blank line; a line that is not UTF-8 or not JSON is an error
-    that names the file and the line."""
-    rows = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(
-                    f"{path}, line {number}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
-                    f"{err.start + 1}); save the file as UTF-8"
-                ) from None
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}, line {number}: not valid JSON ({err.msg})") from err
-    return rows
-
-
-def write_jsonl(rows: Iterable[dict], path: str | Path) -> None:
-    """Write rows as JSONL (UTF-8, not escaped) atomically: into a temporary file beside `path`, then
-    renamed over it, so a crash leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _finite(value: object) -> object:
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value

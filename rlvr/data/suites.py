@@ -50,24 +50,6 @@ LAYOUTS: dict[str, Layout] = {
     "gsm8k": Layout("question", "answer", gsm8k_answer),
 }
 
-# The benchmarks params know by default, at the dataset commits that public evaluation code pins (and
-# that Hugging Face caches as those datasets' snapshots); docs/tasks.md says how to check or move them.
-PINNED: dict[str, dict[str, object]] = {
-    "math500": {
-        "layout": "math500",
-        "path": "HuggingFaceH4/MATH-500",
-        "revision": "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
-        "split": "test",
-    },
-    "gsm8k": {
-        "layout": "gsm8k",
-        "path": "openai/gsm8k",
-        "config": "main",
-        "revision": "740312add88f781978c0658806c59bc2815b9866",
-        "split": "test",
-    },
-}
-
 
 def benchmark_rows(suite: str, layout: str, rows: Iterable[Mapping]) -> list[dict]:
     """A benchmark's rows (already in rlvr's field names, as `load_local` and `load_hub` give them) as

@@ -1,5 +1,5 @@
 """Per-problem held-out predictions (`eval/predictions.jsonl`): one model's results, a fingerprint of the
-problem set, and the models side by side. Pure: no I/O.
+problem set, and the models side by side. Pure: no I/O; `rlvr.evaluation.report` renders them.
 
 Records carry `id` (`rlvr.data.prepare.problem_id` of the problem), so results of two models, or of two
 registered versions, pair up by problem rather than by position.
@@ -7,12 +7,10 @@ registered versions, pair up by problem rather than by position.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from rlvr.data.prepare import problem_id
-
-RESULT_KEYS = ("id", "problem", "answer", "correct")
+from rlvr.hashing import short_hash
 
 
 def record_id(record: dict) -> str:
@@ -39,7 +37,7 @@ def set_fingerprint(ids: Sequence[str]) -> str:
     >>> set_fingerprint(["b", "a"]) == set_fingerprint(["a", "b", "a"]), len(set_fingerprint(["a"]))
     (True, 16)
     """
-    return hashlib.sha256("\n".join(sorted(set(ids))).encode()).hexdigest()[:16]
+    return short_hash("\n".join(sorted(set(ids))))
 
 
 def change(before: bool, after: bool) -> str:
@@ -93,35 +91,3 @@ def models_and_pairs(evaluation: dict) -> tuple[list[str], list[tuple[str, str]]
     if isinstance(comparisons, list) and comparisons:
         return models, [(c["from"], c["to"]) for c in comparisons]
     return models, list(zip(models, models[1:], strict=False))
-
-
-def changed_rows_markdown(rows: Sequence[dict], pairs: Sequence[tuple[str, str]], limit: int = 20) -> str:
-    """The problems whose correctness changed between the compared models, as a Markdown table.
-
-    >>> print(changed_rows_markdown([{"problem": "1+1", "answer": "2", "base_completion": "3",
-    ...     "grpo_completion": "<SOLUTION>2</SOLUTION>", "base_vs_grpo": "fixed"}], [("base", "grpo")]))
-    | problem | answer | change | base | grpo |
-    |---|---|---|---|---|
-    | 1+1 | 2 | fixed by grpo | 3 | &lt;SOLUTION&gt;2&lt;/SOLUTION&gt; |
-    """
-    changed = [(row, a, b, row[f"{a}_vs_{b}"]) for row in rows for a, b in pairs if row.get(f"{a}_vs_{b}")]
-    if not changed:
-        return "No answer changed between the compared models."
-    lines = ["| problem | answer | change | before | after |", "|---|---|---|---|---|"]
-    if len(pairs) == 1:
-        a, b = pairs[0]
-        lines[0] = f"| problem | answer | change | {a} | {b} |"
-    for row, a, b, what in changed[:limit]:
-        cells = [row["problem"], row["answer"], f"{what} by {b}" + ("" if len(pairs) == 1 else f" (vs {a})")]
-        cells += [row.get(f"{a}_completion") or "", row.get(f"{b}_completion") or ""]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    if len(changed) > limit:
-        lines.append(f"\n{len(changed) - limit} more in the MLflow run's side_by_side.json table.")
-    return "\n".join(lines)
-
-
-def _cell(text: str, width: int = 120) -> str:
-    """Text fit for one Markdown table cell: one line, escaped, cut at `width` characters."""
-    text = " ".join(str(text).split())
-    text = text if len(text) <= width else text[: width - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")

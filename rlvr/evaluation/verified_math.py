@@ -1,10 +1,10 @@
 """rlvr's held-out metrics as a Hugging Face `evaluate` metric: verified accuracy and format compliance.
 
-The metric scores completions exactly as the evaluate stage does (`rlvr.evaluation.scoring.score_completions`):
-a completion is correct when math-verify finds its solution section equivalent to the reference (the
-`accuracy` reward), or, for a row of a reasoning-gym task, when the task's own verifier gives it full
-marks (the `task_score` reward); formatted when it has exactly the taught layout
-(`match_format_exactly`). It is loaded from the installed package, offline, like any local metric
+The metric scores completions exactly as the evaluate stage does
+(`rlvr.evaluation.scoring.score_completions`): a completion is correct when math-verify finds its solution
+section equivalent to the reference (the `accuracy` reward), or, for a row of a reasoning-gym task, when the
+task's own verifier gives it full marks (the `task_score` reward); formatted when it has exactly the taught
+layout (`match_format_exactly`). It is loaded from the installed package, offline, like any local metric
 script, and combines with other `evaluate` metrics:
 
     import evaluate
@@ -26,7 +26,7 @@ from importlib.resources import files
 import datasets
 import evaluate
 
-from rlvr.data.prompts import Markers
+from rlvr.config.schema import Markers
 from rlvr.evaluation.scoring import score_completions
 
 # The metric script inside the installed package, for `evaluate.load`.

@@ -1,25 +1,11 @@
-"""Where an artifact came from: content hashes of files and folders, the git commit, DVC's data hash."""
+"""Where an artifact came from: the git commit, and the data version DVC recorded."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from pathlib import Path
 
 import yaml
-
-
-def hash_path(path: str | Path) -> str:
-    """sha256 over a file, or over a folder's files (relative names and contents, in sorted order)."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        with file.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def git_commit(cwd: str | Path = ".") -> str:

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from rlvr.errors import RlvrError
 from rlvr.evaluation.predictions import model_results, set_fingerprint, side_by_side
-from rlvr.mlops.tracking import client, heldout_metrics
+from rlvr.hashing import hash_path
+from rlvr.mlops.runs import heldout_metrics
+from rlvr.mlops.store import client
 
 # The package every version carries as its code, and the file MLflow runs to load it (models-from-code).
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -29,6 +31,7 @@ HISTORY_TAG = "champion_history"
 ACCURACY_TAG = "heldout_accuracy"
 HELDOUT_SET_TAG = "heldout_set"  # fingerprint of the problems the version was evaluated on
 ROLLED_BACK_TAG = "rolled_back"
+ADAPTER_TAG = "adapter_sha256"  # the registered adapter's content hash: one version per adapter
 DECISION_PREFIX = "promotion"  # tags promotion/v<challenger>-vs-v<champion> on both versions
 MODEL_DESCRIPTION = (
     "LoRA adapters trained by rlvr (GRPO with verifiable math rewards), one version per pipeline run. "
@@ -58,6 +61,23 @@ class Registered:
         return f"models:/{self.model_name}/{self.version}"
 
 
+def settings(params_file: Path, name: str | None = None, margin: float | None = None) -> tuple[str, float]:
+    """The registered model's name and the promotion margin: those given (on the command line, in the
+    Prefect UI), else params' `registry` section."""
+    import math
+
+    from rlvr.config.schema import load_params
+
+    if name is not None and not name.strip():
+        raise RegistryError(
+            "the model name is empty; give a registered model's name, or leave it out for registry.model_name"
+        )
+    if margin is not None and not (math.isfinite(margin) and 0 <= margin < 1):
+        raise RegistryError(f"margin {margin} must be a fraction in [0, 1) (0.02 is 2 points)")
+    registry = load_params(params_file).registry
+    return name or registry.model_name, registry.promote_margin if margin is None else margin
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -73,32 +93,17 @@ def requirements() -> list[str]:
     return [f"{name}=={version(name).split('+')[0]}" for name in names]
 
 
-def log_and_register(
-    *,
-    model_name: str,
-    run_id: str | None,
-    evaluation: dict,
-    predictions: list[dict],
-    plots: Sequence[Path],
-    adapter: Path,
-    base_files: dict[str, Path],
-    model_config: dict,
-    tags: dict[str, str],
-    description: str,
-    registered_model: str = "grpo",
-) -> Registered:
-    """Log the held-out evaluation (metrics, predictions, the models side by side, plots) into run
-    `run_id` (a new run if None), log the adapter there as a pyfunc model, and register it as a new
-    version of `model_name` with alias `challenger` (and `champion` if there is none). The version keeps
-    the per-problem results of `registered_model` for the promotion gate."""
+def log_evaluation(run_id: str, evaluation: dict, predictions: list[dict], plots: Sequence[Path]) -> None:
+    """Log the held-out evaluation into run `run_id` (the pipeline's parent run), which ends FINISHED:
+    the metrics, the predictions, the models side by side, the plots."""
     import mlflow
     import pandas as pd
 
     from rlvr.evaluation.predictions import models_and_pairs
 
-    mlflow_client = client()
+    client()  # the checked store is the fluent API's too
     models, pairs = models_and_pairs(evaluation)
-    with mlflow.start_run(run_id=run_id) as run:
+    with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({f"heldout/{k}": v for k, v in heldout_metrics(evaluation).items()})
         if predictions:
             mlflow.log_table(pd.DataFrame(predictions), artifact_file="predictions.json")
@@ -106,6 +111,42 @@ def log_and_register(
             mlflow.log_table(pd.DataFrame(rows), artifact_file="side_by_side.json")
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
+
+
+def registered_as(model_name: str, adapter: Path) -> int | None:
+    """The version of `model_name` that already holds this very adapter (same content hash), if any: a
+    pipeline rerun on the same adapter registers nothing new."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client = client()
+    try:
+        found = mlflow_client.search_model_versions(
+            f"name = '{model_name}' and tags.`{ADAPTER_TAG}` = '{hash_path(adapter)}'"
+        )
+    except MlflowException:  # no such registered model yet
+        return None
+    return min((int(v.version) for v in found), default=None)
+
+
+def register(
+    *,
+    model_name: str,
+    run_id: str,
+    predictions: list[dict],
+    adapter: Path,
+    base_files: dict[str, Path],
+    model_config: dict,
+    tags: dict[str, str],
+    description: str,
+    registered_model: str = "grpo",
+) -> Registered:
+    """Log the adapter into run `run_id` as a pyfunc model and register it as a new version of
+    `model_name` with alias `challenger` (and `champion` if there is none), tagged with the adapter's
+    content hash. The version keeps the per-problem results of `registered_model` for the promotion gate."""
+    import mlflow
+
+    mlflow_client = client()
+    with mlflow.start_run(run_id=run_id) as run:
         info = mlflow.pyfunc.log_model(
             name="adapter",
             python_model=str(PACKAGE / "serving" / "pyfunc.py"),
@@ -116,7 +157,7 @@ def log_and_register(
             registered_model_name=model_name,
         )
     version = int(info.registered_model_version)
-    for key, value in tags.items():
+    for key, value in {**tags, ADAPTER_TAG: hash_path(adapter)}.items():
         mlflow_client.set_model_version_tag(model_name, str(version), key, value)
     results = model_results(predictions, registered_model)
     summary = record_heldout(mlflow_client, model_name, version, results) if results else ""
@@ -215,7 +256,7 @@ def _history(mlflow_client, model_name: str) -> list[int]:
 def _require_model(mlflow_client, model_name: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    from rlvr.mlops.tracking import public_uri, tracking_uri
+    from rlvr.mlops.store import public_uri, tracking_uri
 
     try:
         mlflow_client.get_registered_model(model_name)

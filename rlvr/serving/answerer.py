@@ -1,8 +1,8 @@
 """Answering questions with a trained adapter on its base model, outside the pipeline.
 
-`rlvr ask`, the promotion gate and the registered pyfunc model (`rlvr.serving.versions`, `rlvr.serving.pyfunc`) load
-adapters here; this module needs no MLflow, so the same code answers on a GPU host that has only the
-training stack.
+`rlvr ask`, the promotion gate and the registered pyfunc model (`rlvr.serving.versions`,
+`rlvr.serving.pyfunc`) load adapters here; this module needs no MLflow, so the same code answers on a
+GPU host that has only the training stack.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlvr.data.prompts import Markers, chat_prompt, prefill_template
+from rlvr.config.schema import Markers
+from rlvr.data.prompts import chat_prompt, prefill_template
 from rlvr.training.decoding import generate
 from rlvr.training.hardware import cuda_available, resolve_dtype
 from rlvr.training.models import base_for_inference, load_model, load_tokenizer

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from rlvr.data.prompts import Markers
+from rlvr.config.schema import Markers
 from rlvr.errors import RlvrError
+from rlvr.hashing import hash_path
 from rlvr.serving.answerer import Answerer
 from rlvr.training.models import (
     EMBEDDED,
@@ -46,21 +47,13 @@ def base_artifacts(name: str, base_dir: Path) -> dict[str, Path]:
     return {}
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def base_model_dir(artifacts: dict[str, str], config: dict, dtype: str) -> Path:
     """A local directory holding the version's base model, built at most once per base and dtype."""
     if BASE in artifacts:
         return Path(artifacts[BASE])
     if BASE_GGUF in artifacts:
         gguf = Path(artifacts[BASE_GGUF])
-        dest = cache_dir() / "models" / f"gguf-{_file_hash(gguf)}-{dtype}"
+        dest = cache_dir() / "models" / f"gguf-{hash_path(gguf)[:16]}-{dtype}"
         if not (dest / "config.json").is_file():
             partial = dest.with_name(dest.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
@@ -90,7 +83,7 @@ def resolve(mlflow_client, uri: str) -> tuple[str, int]:
     """`models:/name@alias` or `models:/name/3` as (name, version)."""
     from mlflow.exceptions import MlflowException
 
-    from rlvr.mlops.tracking import public_uri, tracking_uri
+    from rlvr.mlops.store import public_uri, tracking_uri
 
     match = MODEL_URI.match(uri)
     if not match:
@@ -110,7 +103,7 @@ def local_copy(mlflow_client, name: str, version: int) -> Path:
     """The version's files in the cache, downloaded on first use (versions never change)."""
     import mlflow
 
-    from rlvr.mlops.tracking import public_uri, sqlite_path, tracking_uri
+    from rlvr.mlops.store import public_uri, sqlite_path, tracking_uri
 
     uri = tracking_uri()
     database = sqlite_path(uri)
@@ -161,7 +154,7 @@ def score(model: Answerer, rows: Sequence[dict]) -> list[dict]:
 def scorer(model_name: str):
     """An `Evaluator` for `registry.promote`: loads a version of `model_name` the way `rlvr ask` does
     and scores it on the given held-out rows."""
-    from rlvr.mlops.tracking import client
+    from rlvr.mlops.store import client
 
     def evaluate(version: int, rows: list[dict]) -> list[dict]:
         print(f"scoring {model_name} v{version} on {len(rows)} held-out problems", flush=True)

@@ -12,17 +12,18 @@ import json
 import shutil
 from pathlib import Path
 
-MANIFEST = "rlvr_adapter.json"
+from rlvr.files import ADAPTER_MANIFEST, partial, publish, to_json, write_log
+from rlvr.hashing import short_hash
+from rlvr.training.weights import TRAINING_ARGS
 
 
 def fingerprint(*parts: object) -> str:
     """A short, stable hash of the inputs of a training run (params sections, input file hashes)."""
-    import hashlib
 
     def plain(value: object) -> object:
         return value.model_dump() if hasattr(value, "model_dump") else str(value)
 
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=plain).encode()).hexdigest()[:16]
+    return short_hash(json.dumps(parts, sort_keys=True, default=plain))
 
 
 def last_checkpoint(folder: Path) -> str | None:
@@ -76,15 +77,14 @@ def train_and_publish(trainer, checkpoints: Path, adapter_out: Path, log_out: Pa
     if resume:
         print(f"resuming from {resume} (step {resume_step})", flush=True)
     result = trainer.train(resume_from_checkpoint=resume)
-    partial = adapter_out.with_name(adapter_out.name + ".partial")
-    if main:
-        shutil.rmtree(partial, ignore_errors=True)
+    tmp = partial(adapter_out) if main else adapter_out.with_name(f".{adapter_out.name}.partial")
     trainer.accelerator.wait_for_everyone()
-    trainer.save_model(str(partial))
+    trainer.save_model(str(tmp))
     trainer.accelerator.wait_for_everyone()
     if not main:
         return {"trained": True, "steps": trainer.state.global_step}
-    trainer.processing_class.save_pretrained(str(partial))
+    trainer.processing_class.save_pretrained(str(tmp))
+    (tmp / TRAINING_ARGS).unlink(missing_ok=True)  # a pickle, and nothing loads it with the adapter
     manifest = {
         **manifest,
         "trained": True,
@@ -92,21 +92,8 @@ def train_and_publish(trainer, checkpoints: Path, adapter_out: Path, log_out: Pa
         "resumed_from_step": resume_step,
         "train_runtime_s": result.metrics.get("train_runtime"),
     }
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    (tmp / ADAPTER_MANIFEST).write_text(to_json(manifest, indent=2))
     write_log([json.loads(line) for line in log_path.read_text().splitlines()], log_out)
-    shutil.rmtree(adapter_out, ignore_errors=True)
-    partial.rename(adapter_out)
+    publish(tmp, adapter_out)
     shutil.rmtree(checkpoints)
     return manifest
-
-
-def write_log(rows: list[dict], path: Path) -> None:
-    """A stage's per-step log as one JSON list, a step per line: the format `dvc plots` reads (it
-    refuses JSON Lines), and still diffable line by line."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = ",\n".join(json.dumps(row) for row in rows)
-    path.write_text(f"[\n{body}\n]\n" if rows else "[]\n")
-
-
-def read_log(path: Path) -> list[dict]:
-    return json.loads(path.read_text())

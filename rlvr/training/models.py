@@ -13,19 +13,19 @@ Models for training (a LoRA on the base, on the TRL+PEFT or the Unsloth backend)
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlvr.errors import RlvrError
+from rlvr.files import BASE_MANIFEST, disk_full, replacing, to_json
+from rlvr.training.weights import ADAPTER_CONFIG, check_adapter, check_model
 
 if TYPE_CHECKING:
-    from rlvr.config.params import LoraParams
+    from rlvr.config.schema import LoraParams
 
 EMBEDDED = "embedded"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ADAPTER_CONFIG = "adapter_config.json"
 
 
 class ModelNotFound(RlvrError):
@@ -85,33 +85,33 @@ def download_hub(repo_id: str, revision: str | None, dest: Path) -> None:
 
 
 def materialise_base(name: str, revision: str | None, dtype: str, dest: Path) -> dict:
-    """Put the base model named in params into `dest` (built beside it, then renamed: never half-written).
+    """Put the base model named in params into `dest`, whole or not at all: built beside it, checked
+    (config, tokenizer, whole safetensors weights: `rlvr.training.weights`), then renamed into place.
 
     Returns a small manifest describing where the model came from, which the registry stores as lineage.
     """
-    dest = Path(dest)
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    if name == EMBEDDED:
-        convert_embedded(partial, dtype)
-    elif Path(name).is_dir():
-        if not (Path(name) / "config.json").is_file():
-            raise ModelNotFound(
-                f"model.name '{name}' is a directory without config.json: not a transformers model"
-            )
-        shutil.copytree(name, partial, dirs_exist_ok=True)
-    elif "/" in name and not Path(name).exists() and not name.startswith((".", "/")):
-        download_hub(name, revision, partial)
-    else:
-        raise ModelNotFound(
-            f"model.name '{name}' is neither 'embedded', an existing local directory, "
-            "nor a hub id like 'Qwen/Qwen3-4B-Base'"
-        )
-    manifest = {"name": name, "revision": revision, "dtype": dtype}
-    (partial / "rlvr_base.json").write_text(json.dumps(manifest, indent=2))
-    shutil.rmtree(dest, ignore_errors=True)
-    partial.rename(dest)
+    with replacing(Path(dest)) as tmp:
+        tmp.mkdir()
+        try:
+            if name == EMBEDDED:
+                convert_embedded(tmp, dtype)
+            elif Path(name).is_dir():
+                check_model(Path(name), f"model.name '{name}' must be a transformers model folder")
+                shutil.copytree(name, tmp, dirs_exist_ok=True)
+            elif "/" in name and not Path(name).exists() and not name.startswith((".", "/")):
+                download_hub(name, revision, tmp)
+            else:
+                raise ModelNotFound(
+                    f"model.name '{name}' is neither 'embedded', an existing local directory, "
+                    "nor a hub id like 'Qwen/Qwen3-4B-Base'"
+                )
+        except OSError as exc:
+            if full := disk_full(exc, Path(dest)):
+                raise full from None
+            raise
+        check_model(tmp, f"the model stage's copy of '{name}' is incomplete; run `dvc repro model` again")
+        manifest = {"name": name, "revision": revision, "dtype": dtype}
+        (tmp / BASE_MANIFEST).write_text(to_json(manifest, indent=2))
     return manifest
 
 
@@ -150,15 +150,14 @@ def load_model(path: str | Path, dtype: str, adapter: str | Path | None = None, 
     """A causal LM from `path`, with the LoRA adapter at `adapter` applied when given."""
     from transformers import AutoModelForCausalLM
 
-    if not (Path(path) / "config.json").is_file():
-        raise ModelNotFound(f"no model at {path}; run `dvc repro model` first")
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    check_model(Path(path), "run `dvc repro model` to make the base model again")
+    if adapter is not None:
+        check_adapter(Path(adapter), "train it again (`dvc repro`) or restore the adapter's files")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True)
     if adapter is None:
         return model
     from peft import PeftModel
 
-    if not (Path(adapter) / ADAPTER_CONFIG).is_file():
-        raise ModelNotFound(f"no LoRA adapter at {adapter} ({ADAPTER_CONFIG} missing)")
     return PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
 
 
@@ -192,6 +191,10 @@ def load_trainable(
     if backend == "unsloth":
         import torch
         from unsloth import FastLanguageModel  # imported first: Unsloth patches transformers and TRL
+
+        check_model(Path(base_dir), "run `dvc repro model` to make the base model again")
+        if adapter is not None:
+            check_adapter(Path(adapter), "train it again (`dvc repro`) or restore the adapter's files")
 
         checkpointing = "unsloth" if gradient_checkpointing else False
         model, tokenizer = FastLanguageModel.from_pretrained(

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rlvr.config.params import SftParams, TrainParams
+from rlvr.config.schema import SftParams, TrainParams
 from rlvr.training.decoding import paged_cache
 from rlvr.training.hardware import cuda_available
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from rlvr.data.prompts import Markers
+from rlvr.config.schema import Markers
 
 # An unsigned decimal: `1,234` (comma groups of exactly three digits), `1234`, `3.25` or `.5`, with an
 # optional exponent (`2.5e3`). Exponents are read so that `1e999999` is seen as too large (and

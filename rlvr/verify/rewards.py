@@ -6,33 +6,21 @@ returning one score per completion (None: the row does not count). Plain strings
 so `reward(["..."], answer=["42"])` works outside the trainer too. TRL names a reward (in its logs) by
 `reward.__name__`, hence the class attribute. Scores and weights are documented in docs/rewards.md.
 
-Model text only ever reaches math-verify's own parser (never `eval` or `sympify`), and only after a
-length cap. Its work is bounded by `rlvr.verify.deadline` (math-verify's own single-alarm timeouts are off:
-an exception that lands in a garbage-collection callback is dropped, and the work runs on). Signal
-timers work only on the main thread of a process; a reward called from another thread hands that
-work to a helper process, whose main thread keeps the same limits.
+The rewards are picked by name from `REWARDS` (the names params may use are
+`rlvr.config.schema.REWARD_NAMES`). Symbolic equivalence, and the limits that keep it safe on model text,
+live in `rlvr.verify.equivalence`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import math
-import multiprocessing
-import re
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-
-from rlvr.data import gym as gym_tasks
-from rlvr.data.prompts import Markers
-from rlvr.errors import RlvrError
-from rlvr.verify.deadline import OutOfTime, within
+from rlvr.config.schema import Markers
+from rlvr.data import gym
+from rlvr.verify.equivalence import MAX_VERIFIED_CHARS, equivalent
 from rlvr.verify.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
 
 # Scores (the table in docs/rewards.md).
@@ -49,31 +37,7 @@ NUMBER_DIFFERENT = -1.5
 ACCURATE = 2.0
 NO_SCORE = 0.0
 
-# Limits on the symbolic check: longer texts are not parsed (a gold is then unverifiable, a guess
-# wrong); reading a gold stops after GOLD_LIMIT_S (the gold is then unverifiable), and reading and
-# comparing a guess after GUESS_LIMIT_S (the guess is then wrong).
-MAX_VERIFIED_CHARS = 300
-GOLD_LIMIT_S = 1.0
-GUESS_LIMIT_S = 3.0
-
 DEFAULT_MARKERS = Markers()
-_EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
-
-
-def _not_the_timeouts_off_warning(record: logging.LogRecord) -> bool:
-    """math-verify warns once that, with its timeouts off, the caller must bound the work: `within` does."""
-    return not record.getMessage().startswith("Timeout is disabled")
-
-
-for _module in ("grader", "parser"):
-    logging.getLogger(f"math_verify.{_module}").addFilter(_not_the_timeouts_off_warning)
-
-# How answer texts are handed to math-verify (`_reading`, `_is_prose`).
-_MATH_DELIMITERS = re.compile(r"\$|\\\(|\\\[|\\boxed")
-_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})?")
-_WORD = re.compile(r"[A-Za-z]{3,}|\b[A-Z]/[A-Z]\b")
-_PLAIN_NUMBER = re.compile(r"[0-9\s.,%+\-/]+")
-_T = TypeVar("_T")
 
 
 class _FormatReward(ABC):
@@ -222,7 +186,8 @@ class Accuracy(_AnswerReward):
     Equivalence is symbolic (`\frac{3}{4}` = `0.75`, `\{1, 2\}` = `\{2, 1\}`, intervals, expressions),
     and texts are read the way math-verify reads answers: a bare formula as LaTeX, a text with its own
     math delimiters (`Therefore $x \geq 5$.`) or in words for the math in it, `1 000` as a thousand.
-    None (the row does not count) when the gold cannot be parsed; see `gold_is_verifiable`.
+    None (the row does not count) when the gold cannot be parsed
+    (`rlvr.verify.equivalence.gold_is_verifiable`).
 
     >>> Accuracy()([r"<SOLUTION>\frac{3}{4}</SOLUTION>", "<SOLUTION>0.7</SOLUTION>", "3/4"],
     ...            answer=["0.75"] * 3)
@@ -235,7 +200,8 @@ class Accuracy(_AnswerReward):
     __name__ = "accuracy"
 
     def score(self, guess: str | None, gold: str) -> float | None:
-        return _on_a_main_thread(_accuracy, guess, gold)
+        verdict = equivalent(guess, gold)
+        return None if verdict is None else ACCURATE if verdict else NO_SCORE
 
 
 class TaskScore:
@@ -282,12 +248,12 @@ class TaskScore:
     def score(
         self, guess: str | None, gold: str, task: str | None, metadata: str | dict | None, question: str = ""
     ) -> float | None:
-        if not task or task not in gym_tasks.SAFE_TASKS:
+        if not task or task not in gym.SAFE_TASKS:
             return None
         if guess is None or len(guess) > MAX_VERIFIED_CHARS:
             return NO_SCORE
         metadata = json.loads(metadata) if isinstance(metadata, str) else metadata or {}
-        return ACCURATE * gym_tasks.score(task, guess, gold, metadata, question)
+        return ACCURATE * gym.score(task, guess, gold, metadata, question)
 
 
 REWARDS: dict[str, type[_FormatReward | _AnswerReward | TaskScore]] = {
@@ -300,122 +266,10 @@ REWARDS: dict[str, type[_FormatReward | _AnswerReward | TaskScore]] = {
 }
 
 
-class UnknownReward(RlvrError, ValueError):
-    """A reward name in params that is not one of REWARDS."""
-
-
 def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward | _AnswerReward | TaskScore]:
-    """The rewards of these names, in this order, for completions that use these markers.
+    """The rewards of these names (`REWARDS`), in this order, for completions that use these markers.
 
     >>> [reward.__name__ for reward in build_rewards(["accuracy", "check_answer"], Markers())]
     ['accuracy', 'check_answer']
     """
-    rewards = []
-    for name in names:
-        if name not in REWARDS:
-            raise UnknownReward(
-                f"train.rewards: unknown reward {name!r}; the rewards are {', '.join(REWARDS)}"
-            )
-        rewards.append(REWARDS[name](markers))
-    return rewards
-
-
-def gold_is_verifiable(answer: str) -> bool:
-    r"""Whether math-verify reads the gold answer as at least one expression, and it is no word answer
-    (rows that fail are dropped).
-
-    >>> gold_is_verifiable(r"\frac{3}{4}"), gold_is_verifiable(""), gold_is_verifiable("5 apples")
-    (True, False, False)
-    """
-    return _on_a_main_thread(_gold_is_verifiable, answer)
-
-
-def _accuracy(guess: str | None, gold: str) -> float | None:
-    gold_parsed = _parsed_gold(gold)
-    if not gold_parsed:
-        return None
-    if guess is None or len(guess) > MAX_VERIFIED_CHARS:
-        return NO_SCORE
-    try:
-        equivalent = within(GUESS_LIMIT_S, _equivalent, gold_parsed, guess)
-    except OutOfTime:
-        return NO_SCORE
-    return ACCURATE if equivalent else NO_SCORE
-
-
-def _equivalent(gold_parsed: tuple[object, ...], guess: str) -> bool:
-    return verify(list(gold_parsed), _reading(guess), timeout_seconds=None)
-
-
-def _gold_is_verifiable(answer: str) -> bool:
-    return bool(_parsed_gold(answer))
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed_gold(gold: str) -> tuple[object, ...]:
-    """The gold as math-verify reads it (sympy objects, then the matched text); empty if it holds no
-    expression, or if it is prose: a word answer (`seven`, `yes`, `N/A`, `5 apples`) is no gold to
-    compare with, even where math-verify would read the letters of `seven` as a product of symbols or
-    the number of `5 apples`. Cached: every completion of a group is checked against the same gold."""
-    if len(gold) > MAX_VERIFIED_CHARS or (not _MATH_DELIMITERS.search(gold) and _is_prose(gold)):
-        return ()
-    try:
-        parsed = within(GOLD_LIMIT_S, _reading, gold)
-    except OutOfTime:
-        return ()
-    if all(isinstance(item, str) for item in parsed):  # nothing but the raw-text fallback
-        return ()
-    return tuple(parsed)
-
-
-def _reading(text: str) -> list:
-    r"""math-verify's reading of an answer: the expressions it extracts, then the text it matched.
-
-    math-verify reads answers out of free text: the math between `$`, `\(` or `\[` or in `\boxed{}`,
-    and numbers in plain words (`1 000`, `1000,99`, `28 percent`, `The answer is 42`). A text that
-    brings its own delimiters, or prose, is handed to it as it is. A bare formula, the usual gold and
-    solution section (`\frac{3}{4}`, `x + 1`, `[1, 2)`), would lose its meaning as free text (math-verify
-    would read `x + 1` for its number, 1): it is handed over as the LaTeX it is, between `$`. Except a
-    plain number that math-verify reads whole as free text, every digit of it, since in LaTeX the space
-    of `1 000` and the comma of `1000,99` separate numbers.
-    """
-    if _MATH_DELIMITERS.search(text) or _is_prose(text):
-        return parse(text, extraction_config=_EXTRACTION, parsing_timeout=None)
-    if _PLAIN_NUMBER.fullmatch(text):
-        plain = parse(text, extraction_config=_EXTRACTION, parsing_timeout=None)
-        if plain and _digits(plain[-1]) == _digits(text):
-            return plain
-    return parse(f"${text}$", extraction_config=_EXTRACTION, parsing_timeout=None)
-
-
-def _is_prose(text: str) -> bool:
-    r"""Whether a text holds a word: three letters or more in a row outside the LaTeX commands and their
-    first argument (`\sqrt`, `\text{ cm}`), or an abbreviation like N/A. Two letters are not enough
-    to tell a word from a product (`xy`, `ab`).
-
-    >>> [_is_prose(text) for text in ("5 apples", "N/A", r"2xy + \sqrt{3}", r"15 \text{ minutes}")]
-    [True, True, False, False]
-    """
-    return _WORD.search(_LATEX_COMMAND.sub(" ", text)) is not None
-
-
-def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
-
-
-def _on_a_main_thread(function: Callable[..., _T], *args: object) -> _T:
-    """Run `function` here on the main thread, else on the helper process's main thread.
-
-    Off the main thread math-verify's timeouts raise; turning them off is no option, since a guess of
-    13 characters (`9^{9^{9^{9}}}`) keeps sympy busy for minutes. The helper process starts on first
-    use (a second or two, importing sympy) and serves all threads, one call at a time.
-    """
-    if threading.current_thread() is threading.main_thread():
-        return function(*args)
-    return _helper_process().submit(function, *args).result()
-
-
-@functools.cache
-def _helper_process() -> ProcessPoolExecutor:
-    # "spawn": forking a process that runs threads can copy a lock another thread holds.
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return [REWARDS[name](markers) for name in names]

@@ -8,12 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from rlvr.config.params import load_params
 from rlvr.mlops import registry
-
-
-def _name(root: str, model_name: str | None) -> str:
-    return model_name or load_params(Path(root) / "params.yaml").registry.model_name
 
 
 def _decision_markdown(change: registry.AliasChange) -> str:
@@ -38,11 +33,10 @@ def promote(
     held-out problems first when the two were evaluated on different sets."""
     from rlvr.serving.versions import scorer
 
-    name = _name(root, model_name)
-    params = load_params(Path(root) / "params.yaml").registry
+    name, margin = registry.settings(Path(root) / "params.yaml", model_name, margin)
     change = registry.promote(
         name,
-        params.promote_margin if margin is None else margin,
+        margin,
         force=force,
         evaluate=scorer(name) if evaluate_champion else None,
     )
@@ -55,7 +49,8 @@ def promote(
 def rollback(root: str = ".", model_name: str | None = None, reason: str = "") -> str:
     """Move `champion` back to the version it replaced; the version left is tagged `rolled_back` and is
     not promoted again unless forced."""
-    change = registry.rollback(_name(root, model_name), reason)
+    name, _ = registry.settings(Path(root) / "params.yaml", model_name)
+    change = registry.rollback(name, reason)
     get_run_logger().info(change.message)
     create_markdown_artifact(key="rlvr-promotion", markdown=change.message, description="rollback")
     return change.message

@@ -10,9 +10,9 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from rlvr.config.profiles import ParamsChange
-from rlvr.data.sources import read_jsonl
-from rlvr.evaluation.predictions import changed_rows_markdown, models_and_pairs, side_by_side
-from rlvr.evaluation.scoring import markdown_report
+from rlvr.evaluation.predictions import models_and_pairs, side_by_side
+from rlvr.evaluation.report import changed_rows_markdown, markdown_report
+from rlvr.files import read_jsonl
 from rlvr.mlops.dvcfile import paths
 
 MLFLOW_UI = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")

@@ -1,30 +1,93 @@
-"""`params.yaml`, validated once into typed objects.
+"""`params.yaml`, validated once into typed objects: the schema of every section.
 
 Every knob of the pipeline lives in `params.yaml`; each DVC stage reads only its own sections. A key that is
 unknown or mistyped fails here, with the key's path and the allowed values, before any work starts.
+
+This module imports no domain code (no problem generator, reward, benchmark layout or reasoning-gym): the
+names params may use (problem kinds, rewards, benchmark layouts, reasoning-gym tasks) are listed here, and
+the modules that implement them are tested to hold exactly these names. So editing a reward or the
+problem generator changes nothing that a stage which only reads params depends on. What only a domain
+module can check (a reasoning-gym task's own knobs) is checked where that module runs: `rlvr check-params`
+and the fetch stage.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import importlib.util
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from rlvr.data.gym import check_knobs, check_task
-from rlvr.data.problems import KINDS, LEVELS
-from rlvr.data.prompts import Markers
-from rlvr.data.suites import LAYOUTS, PINNED
+from rlvr.config.upstream import is_prefect_cron, transformers_names
+from rlvr.config.yamlfile import read_yaml
 from rlvr.errors import RlvrError
+
+# The names params may use; each implementing module holds exactly these (tests/test_architecture.py).
+PROBLEM_KINDS = ("arithmetic", "word", "fraction", "percent", "linear")  # rlvr.data.problems
+PROBLEM_LEVELS = (1, 2, 3)
+REWARD_NAMES = (  # rlvr.verify.rewards.REWARDS
+    "match_format_exactly",
+    "match_format_approximately",
+    "check_answer",
+    "check_numbers",
+    "accuracy",
+    "task_score",
+)
+SUITE_LAYOUTS = ("math500", "gsm8k")  # rlvr.data.suites.LAYOUTS
+# reasoning-gym tasks whose verifier rlvr has read and found to treat the answer as data
+# (rlvr.data.gym.SAFE_TASKS says what each verifier does); and those refused, with the reason.
+GYM_TASKS = (
+    "basic_arithmetic",
+    "chain_sum",
+    "products",
+    "leg_counting",
+    "simple_equations",
+    "fraction_simplification",
+    "gsm_symbolic",
+)
+GYM_REFUSED = {
+    "countdown": "its verifier parses the answer with sympy's parse_expr, which runs eval on the text",
+}
+# The benchmarks params know by default, at the dataset commits that public evaluation code pins (and that
+# Hugging Face caches as those datasets' snapshots); docs/datasets.md says how to check or move them.
+PINNED_SUITES: dict[str, dict[str, object]] = {
+    "math500": {
+        "layout": "math500",
+        "path": "HuggingFaceH4/MATH-500",
+        "revision": "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
+        "split": "test",
+    },
+    "gsm8k": {
+        "layout": "gsm8k",
+        "path": "openai/gsm8k",
+        "config": "main",
+        "revision": "740312add88f781978c0658806c59bc2815b9866",
+        "split": "test",
+    },
+}
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A params section: unknown keys, infinities and NaN refused, and booleans never read as numbers
+    (pydantic would read `max_steps: true` as 1)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, bool) and _numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"a number, not {str(value).lower()}")
+        return value
 
 
 class HubSource(Section):
@@ -57,8 +120,8 @@ class BuiltinSource(Section):
 
     count: int = Field(default=600, gt=0)
     seed: int = 0
-    levels: list[Literal[LEVELS]] = Field(default=[1], min_length=1)  # 1 (easiest) .. 3
-    kinds: list[Literal[KINDS]] = Field(default=["arithmetic"], min_length=1)
+    levels: list[Literal[PROBLEM_LEVELS]] = Field(default=[1], min_length=1)  # 1 (easiest) .. 3
+    kinds: list[Literal[PROBLEM_KINDS]] = Field(default=["arithmetic"], min_length=1)
 
 
 class GymTask(Section):
@@ -71,12 +134,17 @@ class GymTask(Section):
     @field_validator("name")
     @classmethod
     def _a_task_with_a_safe_verifier(cls, name: str) -> str:
-        return check_task(name)
-
-    @model_validator(mode="after")
-    def _its_own_knobs(self) -> GymTask:
-        check_knobs(self.name, self.config)
-        return self
+        safe = ", ".join(GYM_TASKS)
+        if name in GYM_REFUSED:
+            raise ValueError(
+                f"task {name!r} is refused: {GYM_REFUSED[name]}; tasks with a safe verifier: {safe}"
+            )
+        if name not in GYM_TASKS:
+            raise ValueError(
+                f"task {name!r} is not one whose verifier rlvr has read (docs/datasets.md says how to add "
+                f"one); tasks with a safe verifier: {safe}"
+            )
+        return name
 
 
 class ReasoningGymSource(Section):
@@ -175,8 +243,7 @@ class TrainParams(Section):
     optim: str = "adamw_torch"  # one of transformers' OptimizerNames values
     save_steps: int = Field(default=5, gt=0)
     seed: int = 0
-    # name: weight; the names are checked where the rewards are built (rlvr.verify.rewards.build_rewards), so
-    # that reading params does not import the verifier (sympy, math-verify)
+    # name: weight (REWARD_NAMES); 0 keeps a reward in the logs only
     rewards: dict[str, float] = Field(
         default={
             "match_format_exactly": 0.5,
@@ -191,18 +258,39 @@ class TrainParams(Section):
     @field_validator("lr_scheduler_type")
     @classmethod
     def _a_transformers_scheduler(cls, name: str) -> str:
-        return _one_of(name, _transformers_names("trainer_utils", "SchedulerType"))
+        return _one_of(name, transformers_names("trainer_utils", "SchedulerType"))
 
     @field_validator("optim")
     @classmethod
     def _a_transformers_optimizer(cls, name: str) -> str:
-        return _one_of(name, _transformers_names("training_args", "OptimizerNames"))
+        return _one_of(name, transformers_names("training_args", "OptimizerNames"))
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards_one_paid(cls, rewards: dict[str, float]) -> dict[str, float]:
+        if unknown := [name for name in rewards if name not in REWARD_NAMES]:
+            raise ValueError(
+                f"unknown reward {', '.join(map(repr, unknown))}; the rewards are {', '.join(REWARD_NAMES)}"
+            )
+        if negative := [name for name, weight in rewards.items() if weight < 0]:
+            raise ValueError(f"weights are 0 (logged only) or more; {', '.join(negative)} is negative")
+        if not any(weight > 0 for weight in rewards.values()):
+            raise ValueError(
+                "every weight is 0, so GRPO would learn nothing: give at least one reward a weight above 0"
+            )
+        return rewards
+
+    @property
+    def completions_per_round(self) -> int:
+        """Completions one generation round samples: `batch_size` per optimizer step, for every step of
+        gradient accumulation and every step that reuses the round (`steps_per_generation`)."""
+        return self.batch_size * self.gradient_accumulation_steps * self.steps_per_generation
 
     @model_validator(mode="after")
     def _whole_groups(self) -> TrainParams:
         """A generation round must hold whole groups: each prompt's `num_generations` completions are
         compared with each other, so a group cut across rounds would have no partners to compare with."""
-        completions = self.batch_size * self.gradient_accumulation_steps * self.steps_per_generation
+        completions = self.completions_per_round
         if completions % self.num_generations:
             raise ValueError(
                 f"train.num_generations ({self.num_generations}) must divide the completions per "
@@ -216,7 +304,7 @@ class Benchmark(Section):
     """A standard benchmark: a Hugging Face dataset at a pinned revision, or a local .jsonl/.parquet file
     (or folder) in the same columns; `layout` names those columns (rlvr.data.suites.LAYOUTS)."""
 
-    layout: Literal[tuple(LAYOUTS)]
+    layout: Literal[SUITE_LAYOUTS]
     path: str
     config: str | None = None
     revision: str | None = None
@@ -234,7 +322,7 @@ class EvaluateParams(Section):
     batch_size: int = Field(default=32, gt=0)
     # the evaluation suites: the held-out split, and benchmarks named below (fetched by the fetch stage)
     suites: list[str] = Field(default=[HELDOUT], min_length=1)
-    benchmarks: dict[str, Benchmark] = {name: Benchmark(**spec) for name, spec in PINNED.items()}
+    benchmarks: dict[str, Benchmark] = {name: Benchmark(**spec) for name, spec in PINNED_SUITES.items()}
 
     @model_validator(mode="after")
     def _known_suites(self) -> EvaluateParams:
@@ -251,8 +339,11 @@ class EvaluateParams(Section):
 
 
 class RegistryParams(Section):
-    model_name: str = "rlvr-math"
-    promote_margin: float = Field(default=0.0, ge=0)
+    model_name: str = Field(default="rlvr-math", min_length=1)
+    promote_margin: float = Field(default=0.0, ge=0, lt=1)
+    # false: the register stage logs the evaluation into the pipeline run but registers no version
+    # (replicates and studies: `make showcase` runs them so)
+    register_versions: bool = True
 
 
 class DistributedParams(Section):
@@ -265,7 +356,7 @@ class DistributedParams(Section):
 
 
 class TrackingParams(Section):
-    """Live MLflow tracking of the training stages (rlvr.mlops.tracking)."""
+    """Live MLflow tracking of the training stages (rlvr.mlops.live)."""
 
     completions_every: int = Field(default=5, ge=0)  # GRPO sample completions table every N steps; 0: never
 
@@ -281,7 +372,7 @@ class ScheduleParams(Section):
     @field_validator("cron")
     @classmethod
     def _a_cron_prefect_reads(cls, cron: str) -> str:
-        if not _prefect_croniter().is_valid(cron):
+        if not is_prefect_cron(cron):
             raise ValueError("Prefect cannot read this cron expression; e.g. '0 3 * * *' is 03:00 every day")
         return cron
 
@@ -293,6 +384,49 @@ class ScheduleParams(Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("unknown time zone; use an IANA name such as UTC or Europe/Paris") from None
         return timezone
+
+
+class Markers(Section):
+    """The `format` section: the four markers around the reasoning and solution sections, and whether the
+    prompt opens the reasoning section. The prompts, the SFT targets and the rewards all take it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reasoning_start: str = "<start_working_out>"
+    reasoning_end: str = "<end_working_out>"
+    solution_start: str = "<SOLUTION>"
+    solution_end: str = "</SOLUTION>"
+    prefill_reasoning: bool = False  # the prompt ends with reasoning_start, as in Unsloth's notebook
+
+    @model_validator(mode="after")
+    def _distinct_and_non_empty(self) -> Markers:
+        values = list(self.as_tuple())
+        if any(not v.strip() for v in values):
+            raise ValueError("format markers must be non-empty")
+        if len(set(values)) != len(values):
+            raise ValueError(f"format markers must be distinct, got {values}")
+        return self
+
+    def as_tuple(self) -> tuple[str, str, str, str]:
+        return (self.reasoning_start, self.reasoning_end, self.solution_start, self.solution_end)
+
+    def written(self) -> tuple[str, ...]:
+        """The markers the model writes itself: all four, or the last three when the prompt opens the
+        reasoning section.
+
+        >>> Markers(prefill_reasoning=True).written()
+        ('<end_working_out>', '<SOLUTION>', '</SOLUTION>')
+        """
+        return self.as_tuple()[1:] if self.prefill_reasoning else self.as_tuple()
+
+    def opened(self, completion: str) -> str:
+        """The completion with the reasoning start in front when the prompt ended with it: the whole
+        answer, as the model means it.
+
+        >>> Markers(prefill_reasoning=True).opened("6 * 7 = 42<end_working_out>")
+        '<start_working_out>6 * 7 = 42<end_working_out>'
+        """
+        return self.reasoning_start + completion if self.prefill_reasoning else completion
 
 
 class Params(Section):
@@ -316,35 +450,9 @@ def _one_of(name: str, names: tuple[str, ...]) -> str:
     return name
 
 
-@functools.cache
-def _transformers_names(module: str, enum: str) -> tuple[str, ...]:
-    """The values of one of transformers' string enums, read from its source: importing transformers'
-    trainer modules imports torch, seconds that every stage and `rlvr check-params` would pay."""
-    source = _package_folder("transformers") / f"{module}.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    body = next(node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == enum)
-    return tuple(
-        node.value.value
-        for node in body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    )
-
-
-@functools.cache
-def _prefect_croniter():
-    """The cron parser Prefect schedules with (the croniter it vendors), loaded from its file: importing it
-    through `prefect` would run Prefect's start-up, seconds that every stage would pay."""
-    path = _package_folder("prefect") / "_vendor" / "croniter" / "croniter.py"
-    spec = importlib.util.spec_from_file_location("rlvr_prefect_croniter", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.croniter
-
-
-def _package_folder(name: str) -> Path:
-    return Path(next(iter(importlib.util.find_spec(name).submodule_search_locations)))
+def _numeric(annotation: object) -> bool:
+    """Whether a field holds a number (an int or a float, optional or not)."""
+    return annotation in (int, float) or any(arg in (int, float) for arg in get_args(annotation))
 
 
 class ParamsError(RlvrError, ValueError):
@@ -368,8 +476,13 @@ def _describe(error: dict, source: str) -> str:
 
 def parse_params(raw: object, source: str = "params") -> Params:
     """Validate a loaded params mapping, turning pydantic's errors into one readable ParamsError."""
+    if raw is None:
+        raise ParamsError(
+            f"{source}: empty; a params file holds the sections of params.yaml "
+            "(`rlvr use-profile default` writes them)"
+        )
     try:
-        return Params.model_validate(raw if raw is not None else {})
+        return Params.model_validate(raw)
     except ValidationError as exc:
         raise ParamsError("\n".join(_describe(e, source) for e in exc.errors())) from None
 
@@ -378,8 +491,4 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: no such params file; run from the project root or pass --params")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
-    return parse_params(raw, str(path))
+    return parse_params(read_yaml(path, ParamsError), str(path))
