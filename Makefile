@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup demo showcase test test-slow lint serve bench clean
+.PHONY: setup demo showcase rehearse test test-slow lint serve bench clean
 
 setup: $(VENV)/.installed
 
@@ -36,9 +36,10 @@ SHOWCASE ?=
 showcase: setup
 	$(BIN)/python -m benchmarks.showcase $(SHOWCASE)
 
-# Two workers, one thread each: most of a test's time is a stage process importing torch and friends,
-# which one core does alone; the tests on the session's reproduced project share one worker (conftest).
-test: setup
+# Lint first (seconds), then the tests on two workers, one thread each: most of a test's time is a stage
+# process importing torch and friends, which one core does alone; the tests on the session's reproduced
+# project share one worker (conftest).
+test: lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --durations=15
 
 test-slow: setup

@@ -13,6 +13,7 @@ import time
 import typer
 
 from benchmarks.common import print_table
+from rlvr.mlops.dvcfile import stage_order
 
 
 def main(runs: int = typer.Option(3, help="Repetitions.")) -> None:
@@ -24,7 +25,7 @@ def main(runs: int = typer.Option(3, help="Repetitions.")) -> None:
         if result.returncode != 0 or "Running stage" in result.stdout:
             sys.exit("the pipeline is not up to date: run `make demo` (or `dvc repro`) first")
     print_table(
-        "No-op `dvc repro` (7 stages, all up to date)",
+        f"No-op `dvc repro` ({len(stage_order())} stages, all up to date)",
         ["runs", "median s", "min s", "max s"],
         [[str(runs), f"{statistics.median(times):.2f}", f"{min(times):.2f}", f"{max(times):.2f}"]],
     )

@@ -1,16 +1,24 @@
-"""`make showcase`: GRPO's gain over SFT on the embedded default, with an interval that excludes zero.
+"""`make showcase`: the pipeline's own stages replicated over data seeds, as DVC experiments, pooled.
 
-    python -m benchmarks.showcase [--work showcase --jobs 2]
+    python -m benchmarks.showcase --data-seeds 101,102,103 [--grpo-seeds 0] [--set train.x=y ...] [--jobs 2]
 
-One run of the embedded recipe cannot show the gain: the recipe gains about 3.5 points on average, while
-one run's delta varies by about as much from one training seed to the next (docs/benchmarks.md,
-"Replicated"). So the showcase runs the recipe (benchmarks/recipe.py, 15 GRPO steps from the SFT adapter)
-seven times: GRPO seeds 0-4 on data seed 0, and data seeds 1 and 2, each with its own training problems,
-SFT adapter and 300 held-out problems. It reports each run's paired delta and the t interval of their
-mean. Every run uses one torch thread, so its numbers do not depend on --jobs, only its wall time does.
-Finished runs stay in --work: run it again after an interruption and it goes on where it stopped.
-`--eval-every 5` also scores every run after 5 and 10 steps, pooled the same way: the gain against steps
-and minutes (about 100 minutes on 2 cores instead of about 75; docs/benchmarks.md has the run).
+The unit of replication is a data seed: its own generated problems, hence its own training set, SFT
+adapter and held-out set. Each (data seed, GRPO seed) is one `dvc exp run --queue` of this project's
+`dvc.yaml` with `-S data.builtin.seed=K -S train.seed=S -S registry.register_versions=false` (plus the
+`--set` overrides: a recipe under study), run by `dvc queue start --jobs J`, and read back with
+`dvc exp show --json`: no second pipeline. The experiments are tracked in MLflow as runs a person can
+compare (the parent run of each is named after the experiment) and register no version.
+
+What it reports, and which is which:
+- per data seed, the paired SFT -> GRPO delta on its held-out problems (the mean over its GRPO seeds
+  when there are several, whose spread is reported apart, as seed noise);
+- the pooled verdict: the mean of the data seeds' deltas with a Student t interval over data seeds
+  (`replicate_interval`), the one that accounts for how much a new training set moves the result;
+- the problem-level pooled estimate (every held-out problem of every data seed as one paired sample,
+  bootstrap interval), which ignores that variation and is narrower: shown for reference only.
+
+Experiments already finished with the same settings are reused, so an interrupted showcase resumes. The
+summary goes to `--out` (JSON).
 """
 
 from __future__ import annotations
@@ -20,168 +28,246 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict
+from datetime import date
 from pathlib import Path
+from statistics import mean, pstdev
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import embedded_model
-from rlvr.config.schema import SftParams
-from rlvr.evaluation.stats import conclusion, points, replicate_interval
+from rlvr.config.schema import load_params
+from rlvr.evaluation.stats import conclusion, points, pooled_problems, replicate_interval
 
-# The recipe of docs/benchmarks.md ("The embedded recipe", r3), less the sizes that are options here.
-RECIPE = [
-    "--start", "sft", "--lr", "5e-5", "--prompts", "4", "--group", "4", "--temperature", "0.8",
-    "--rewards", "match_format_exactly,check_answer,accuracy", "--weights", "0.5,1,2",
-    "--loss-type", "dr_grpo",
-]  # fmt: skip
-COLUMNS = ("data seed", "GRPO seed", "SFT", "GRPO", "paired delta [95% CI]", "McNemar p", "fixed / broken")
-console = Console(width=None if sys.stdout.isatty() else 120)  # a log keeps the table's rows whole
-
-
-def runs(seeds: list[int], data_seeds: list[int]) -> list[tuple[int, int]]:
-    """(data seed, GRPO seed) pairs, ordered so that two lanes start on different data seeds: the second
-    run of a data seed then finds its SFT adapter made, instead of waiting for it."""
-    if not seeds:
-        return [(d, 0) for d in data_seeds]
-    first, *rest = seeds
-    queue = [(0, first)]
-    others = [(d, 0) for d in data_seeds]
-    later = [(0, s) for s in rest]
-    while others or later:
-        queue += [q.pop(0) for q in (others, later) if q]
-    return queue
+console = Console(width=None if sys.stdout.isatty() else 130)
+SEED_KEYS = {"builtin": "data.builtin.seed", "reasoning_gym": "data.reasoning_gym.seed"}
 
 
 def integers(text: str, option: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise typer.BadParameter(
-            f"{option} takes comma-separated integers like 0,1,2, got {text!r}"
+            f"{option} takes comma-separated integers like 101,102, got {text!r}"
         ) from None
+    if len(set(values)) != len(values):
+        raise typer.BadParameter(f"{option}: each seed once, got {values}")
+    return values
+
+
+def experiment_name(prefix: str, data_seed: int, grpo_seed: int) -> str:
+    """The DVC experiment of one replicate.
+
+    >>> experiment_name("sc", 101, 0)
+    'sc-d101-g0'
+    """
+    return f"{prefix}-d{data_seed}-g{grpo_seed}"
+
+
+def overrides(seed_key: str, data_seed: int, grpo_seed: int, extra: list[str]) -> list[str]:
+    """The `-S` overrides of one replicate: its seeds, no registration, and the recipe's own.
+
+    >>> overrides("data.builtin.seed", 101, 0, ["train.max_steps=20"])
+    ['data.builtin.seed=101', 'train.seed=0', 'registry.register_versions=false', 'train.max_steps=20']
+    """
+    return [f"{seed_key}={data_seed}", f"train.seed={grpo_seed}", "registry.register_versions=false", *extra]
+
+
+def dvc(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise SystemExit(f"dvc {' '.join(args)} failed: {(result.stderr or result.stdout).strip()[-2000:]}")
+    return result
+
+
+def finished_experiments() -> dict[str, dict]:
+    """Each named experiment of this repository: its params and metrics, as `dvc exp show` reads them."""
+    shown = json.loads(dvc("exp", "show", "--json", "--no-fetch").stdout or "[]")
+    found: dict[str, dict] = {}
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            for revision in experiment.get("revs") or []:
+                data = revision.get("data") or {}
+                name = revision.get("name") or experiment.get("name")
+                if name and data and not revision.get("error"):
+                    found[name] = data
+    return found
+
+
+def value(data: dict, kind: str, file: str) -> dict:
+    """One params or metrics file's content in an experiment of `dvc exp show --json`."""
+    return (data.get(kind) or {}).get(file, {}).get("data") or {}
+
+
+def flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, item in tree.items():
+        out.update(flat(item, f"{prefix}{key}.") if isinstance(item, dict) else {f"{prefix}{key}": item})
+    return out
+
+
+def same_settings(data: dict, wanted: list[str]) -> bool:
+    """Whether a kept experiment ran with these `key=value` overrides (read as YAML, as DVC reads them)."""
+    import yaml
+
+    params = flat(value(data, "params", "params.yaml"))
+    return all(params.get(key) == yaml.safe_load(text) for key, _, text in (o.partition("=") for o in wanted))
+
+
+def result_of(data: dict) -> dict:
+    """SFT -> GRPO on the experiment's held-out problems, and what its GRPO arm spent."""
+    metrics = value(data, "metrics", "metrics/eval.json")
+    comparison = next(c for c in metrics["comparisons"] if c["from"] == "sft" and c["to"] == "grpo")
+    arms = value(data, "metrics", "metrics/arms.json")
+    grpo = (arms.get("arms") or {}).get("grpo", {})
+    return {
+        "sft": metrics["sft"]["accuracy"],
+        "grpo": metrics["grpo"]["accuracy"],
+        "comparison": comparison,
+        "tied": grpo.get("tied"),
+        "grpo_minutes": (grpo.get("spent") or {}).get("wall_s", 0) / 60,
+    }
 
 
 def main(
-    work: Path = typer.Option(Path("showcase"), help="Where runs, logs and the summary go (kept)."),
-    jobs: int = typer.Option(min(7, os.cpu_count() or 1), min=1, help="Runs at a time, one thread each."),
-    seeds: str = typer.Option("0,1,2,3,4", help="GRPO seeds on data seed 0."),
-    data_seeds: str = typer.Option("1,2", help="Other data seeds, one run each (GRPO seed 0)."),
-    steps: int = typer.Option(15, min=1, help="GRPO steps per run."),
-    heldout: int = typer.Option(300, min=1, help="Held-out problems per data seed."),
-    tokens: int = typer.Option(48, min=1, help="Max completion tokens."),
-    sft_steps: int = typer.Option(
-        SftParams().max_steps, min=1, help="SFT steps of the adapter GRPO starts from."
-    ),
-    eval_every: int = typer.Option(0, min=0, help="Also evaluate every N steps: the gain against steps."),
+    data_seeds: str = typer.Option("101,102,103,104,105", help="Data seeds, one replicate each."),
+    grpo_seeds: str = typer.Option("0", help="GRPO seeds per data seed (seed noise, reported apart)."),
+    set_params: list[str] = typer.Option([], "--set", help="A params override of the recipe, key=value."),
+    jobs: int = typer.Option(2, min=1, help="Experiments at a time (each gets cores / jobs threads)."),
+    prefix: str = typer.Option("showcase", help="Experiment names: <prefix>-d<data seed>-g<GRPO seed>."),
+    out: Path = typer.Option(Path(f"docs/results/showcase-{date.today()}.json"), help="The summary (JSON)."),
 ) -> None:
-    plan = runs(integers(seeds, "--seeds"), integers(data_seeds, "--data-seeds"))
-    if len(plan) < 2 or len(set(plan)) < len(plan):
+    data_list, grpo_list = integers(data_seeds, "--data-seeds"), integers(grpo_seeds, "--grpo-seeds")
+    if len(data_list) < 2:
+        raise typer.BadParameter("--data-seeds: a pooled interval needs at least 2 data seeds")
+    if not grpo_list:
+        raise typer.BadParameter("--grpo-seeds: give at least one GRPO seed")
+    source = load_params("params.yaml").data.source
+    if source not in SEED_KEYS:
         raise typer.BadParameter(
-            f"the showcase needs at least 2 distinct runs, got {plan}: give other --seeds or --data-seeds "
-            "(data seed 0 is the one --seeds runs on)"
+            f"data.source is {source!r}: data seeds need a generated source ({', '.join(SEED_KEYS)})"
         )
-    (work / "runs").mkdir(parents=True, exist_ok=True)
-    (work / "logs").mkdir(exist_ok=True)
-    embedded_model()  # converted once here, not by several runs at the same time
-    settings = [*RECIPE, "--steps", str(steps), "--heldout", str(heldout), "--tokens", str(tokens),
-                "--sft-steps", str(sft_steps), "--eval-every", str(eval_every)]  # fmt: skip
-    probes = list(range(eval_every, steps, eval_every)) if eval_every else []
-    wanted = {"steps": steps, "tokens": tokens, "sft_steps": sft_steps, "heldout": heldout, "probes": probes}
-    for d, s in plan:
-        kept = run_file(work, d, s)
-        if kept.is_file() and (found := settings_of(json.loads(kept.read_text()))) != wanted:
-            raise typer.BadParameter(
-                f"{kept} is a run with other settings ({found}, not {wanted}): give another --work, "
-                "or delete that folder to start over"
-            )
+    if bad := [o for o in set_params if "=" not in o]:
+        raise typer.BadParameter(f"--set takes key=value, got {bad}")
+    plan = {
+        experiment_name(prefix, d, g): (d, g, overrides(SEED_KEYS[source], d, g, set_params))
+        for d in data_list
+        for g in grpo_list
+    }
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = os.environ | {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if "MLFLOW_TRACKING_URI" not in env:  # experiments run in temporary copies: one store for all
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path('mlflow.db').resolve()}"
     started = time.perf_counter()
-    console.print(f"{len(plan)} runs of the embedded recipe, {jobs} at a time, one torch thread each")
-    with ThreadPoolExecutor(max_workers=jobs) as lanes:
-        results = list(lanes.map(lambda run: one_run(work, settings, *run), plan))
-    failed = [f"data seed {d}, seed {s}" for (d, s), r in zip(plan, results, strict=True) if r is None]
-    if failed:
+    kept = finished_experiments()
+    queued = []
+    for name, (_, _, wanted) in plan.items():
+        if name in kept and same_settings(kept[name], wanted):
+            console.print(f"{name}: finished earlier, kept")
+            continue
+        if name in kept:
+            raise typer.BadParameter(
+                f"experiment {name} exists with other settings: give another --prefix, "
+                f"or `dvc exp remove {name}`"
+            )
+        dvc("exp", "run", "--queue", "--name", name, *[arg for o in wanted for arg in ("-S", o)], env=env)
+        queued.append(name)
+    if queued:
+        console.print(f"{len(queued)} experiments queued, {jobs} at a time, {threads} torch thread(s) each")
+        dvc("queue", "start", "--jobs", str(jobs), env=env)
+        wait_for(queued)
+    done = finished_experiments()
+    if missing := [name for name in plan if name not in done]:
         console.print(
-            f"[red]failed: {'; '.join(failed)}[/red] (logs in {work / 'logs'}); rerun to retry them"
+            f"[red]failed: {', '.join(missing)}[/red]; `dvc queue logs <name>` says why, rerun to retry"
         )
         raise typer.Exit(1)
-    table = Table(title=f"GRPO ({steps} steps) against the SFT adapter it starts from, {heldout} held-out")
-    for column in COLUMNS:
+    results = {
+        name: result_of(done[name]) | {"data_seed": d, "grpo_seed": g} for name, (d, g, _) in plan.items()
+    }
+    summary = pooled(results, set_params)
+    summary["minutes_this_call"] = round((time.perf_counter() - started) / 60, 1)
+    show(summary)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    console.print(f"Summary: {out}")
+
+
+def wait_for(names: list[str], poll_s: float = 20) -> None:
+    """Until none of `names` is queued or running (`dvc queue status`)."""
+    while True:
+        status = dvc("queue", "status", check=False).stdout
+        busy = [
+            line
+            for line in status.splitlines()
+            if any(name in line for name in names) and ("Queued" in line or "Running" in line)
+        ]
+        if not busy:
+            return
+        time.sleep(poll_s)
+
+
+def pooled(results: dict[str, dict], recipe: list[str]) -> dict:
+    """The replicates, the verdict over data seeds, the GRPO-seed spread and the problem-level estimate."""
+    by_seed: dict[int, list[dict]] = defaultdict(list)
+    for result in results.values():
+        by_seed[result["data_seed"]].append(result)
+    per_seed = {seed: mean(r["comparison"]["delta"] for r in runs) for seed, runs in sorted(by_seed.items())}
+    try:
+        over_seeds = replicate_interval(list(per_seed.values()), names=("sft", "grpo"))
+        over = f"t interval over {len(per_seed)} data seeds, p = {over_seeds['p_value']:.3f}"
+        verdict = f"{conclusion(over_seeds)} ({over})"
+    except ValueError as undefined:
+        over_seeds, verdict = None, str(undefined)
+    problems = pooled_problems([r["comparison"] for r in results.values()])
+    noise = {
+        seed: pstdev([r["comparison"]["delta"] for r in runs])
+        for seed, runs in by_seed.items()
+        if len(runs) > 1
+    }
+    return {
+        "recipe": recipe,
+        "replicates": results,
+        "per_data_seed_delta": per_seed,
+        "over_data_seeds": over_seeds,
+        "verdict": verdict,
+        "problem_level": problems,
+        "grpo_seed_spread": noise,
+    }
+
+
+def show(summary: dict) -> None:
+    table = Table(title="SFT -> GRPO per replicate (each its own training set, SFT adapter and held-out set)")
+    for column in (
+        "experiment",
+        "data seed",
+        "GRPO seed",
+        "SFT",
+        "GRPO",
+        "paired delta [95% CI]",
+        "p",
+        "fixed / broken",
+        "groups tied",
+    ):
         table.add_column(column)
-    for (d, s), r in zip(plan, results, strict=True):
+    for name, r in summary["replicates"].items():
+        c = r["comparison"]
+        tied = "" if r["tied"] is None else f"{100 * r['tied']:.0f}%"
         table.add_row(
-            str(d), str(s), f"{100 * r['before']['accuracy']:.1f}%", f"{100 * r['after']['accuracy']:.1f}%",
-            points(r["comparison"]), f"{r['comparison']['p_value']:.3f}", f"{r['fixed']} / {r['broken']}",
+            name, str(r["data_seed"]), str(r["grpo_seed"]), f"{100 * r['sft']:.1f}%",
+            f"{100 * r['grpo']:.1f}%", points(c), f"{c['p_value']:.3g}", f"{c['fixed']} / {c['broken']}",
+            tied,
         )  # fmt: skip
     console.print(table)
-    curve = [pool([r["curve"][i] for r in results]) for i in range(len(probes))]
-    curve.append(pool(results))
-    for point in curve:
-        console.print(
-            f"After {point['at_step']} steps ({point['minutes']:.1f} min of training): {point['verdict']}"
-        )
-    *_, final = curve
-    elapsed = round((time.perf_counter() - started) / 60, 1)
-    summary = {"steps": steps, "heldout": heldout, "runs": [{"data_seed": d, "seed": s} for d, s in plan],
-               "deltas": final["deltas"], "pooled": final["pooled"], "verdict": final["verdict"],
-               "curve": curve, "minutes_this_call": elapsed}  # fmt: skip
-    partial = work / "showcase.json.partial"
-    partial.write_text(json.dumps(summary, indent=2))
-    partial.rename(work / "showcase.json")
-    console.print(f"Summary: {work / 'showcase.json'}")
-    console.print(f"Across {len(plan)} runs: {final['verdict']}")
-
-
-def pool(records: list[dict]) -> dict:
-    """The runs' paired deltas at one step, their t interval and mean minutes of training to get there."""
-    deltas = [r["comparison"]["delta"] for r in records]
-    try:
-        pooled = replicate_interval(deltas, names=("sft", "grpo"))
-    except ValueError as no_interval:  # every run moved alike (nothing at all, at tiny budgets)
-        pooled, verdict = None, str(no_interval)
-    else:
-        verdict = f"{conclusion(pooled)} (t interval over the runs, p = {pooled['p_value']:.3f})"
-    minutes = sum(r["minutes"] for r in records) / len(records)
-    return {"at_step": records[0]["at_step"], "minutes": round(minutes, 2), "deltas": deltas,
-            "pooled": pooled, "verdict": verdict}  # fmt: skip
-
-
-def run_file(work: Path, data_seed: int, seed: int) -> Path:
-    return work / "runs" / f"data{data_seed}-seed{seed}.json"
-
-
-def settings_of(result: dict) -> dict:
-    keys = ("steps", "tokens", "sft_steps")
-    found = {k: result[k] for k in keys} | {"heldout": result["comparison"]["n"]}
-    return found | {"probes": [point["at_step"] for point in result["curve"]]}
-
-
-def one_run(work: Path, settings: list[str], data_seed: int, seed: int) -> dict | None:
-    """One recipe run in its own process, or its result from an earlier showcase; None when it failed."""
-    out = run_file(work, data_seed, seed)
-    name = out.stem
-    log = work / "logs" / f"{name}.log"
-    if out.is_file():
-        console.print(f"{name}: done earlier, kept")
-        return json.loads(out.read_text())
-    partial = out.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "benchmarks.recipe", *settings, "--seed", str(seed), "--data-seed",
-               str(data_seed), "--work", str(work), "--out", str(partial), "--label", name]  # fmt: skip
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    started = time.perf_counter()
-    with log.open("w") as sink:
-        done = subprocess.run(command, stdout=sink, stderr=subprocess.STDOUT, env=env, check=False)
-    if done.returncode != 0:
-        console.print(f"[red]{name}: failed (exit {done.returncode}), see {log}[/red]")
-        return None
-    partial.rename(out)
-    result = json.loads(out.read_text())
-    minutes = (time.perf_counter() - started) / 60
-    console.print(f"{name}: {points(result['comparison'])} ({minutes:.1f} min)")
-    return result
+    console.print(f"Over data seeds (the verdict): {summary['verdict']}")
+    problems = summary["problem_level"]
+    console.print(
+        f"Problem level (every held-out problem pooled, ignores how data seeds differ; reference only): "
+        f"{points(problems)}, n = {problems['n']}"
+    )
+    for seed, spread in summary["grpo_seed_spread"].items():
+        console.print(f"GRPO-seed noise on data seed {seed}: sd {100 * spread:.1f} points")
 
 
 if __name__ == "__main__":

@@ -28,11 +28,18 @@ from rlvr.evaluation.conclusions import (
     tied_share,
 )
 from rlvr.evaluation.plots import plot_comparison, plot_training
-from rlvr.evaluation.scoring import COMPARISONS, find, suite_metrics, summarise
+from rlvr.evaluation.scoring import (
+    COMPARISONS,
+    find,
+    sampled_metrics,
+    score_completions,
+    suite_metrics,
+    summarise,
+)
 from rlvr.evaluation.verified_math import load as load_metric
 from rlvr.files import ADAPTER_MANIFEST, HELDOUT_SET, read_jsonl, read_log, replacing, write_json, write_jsonl
 from rlvr.mlops.runs import stage_run
-from rlvr.training.decoding import generate
+from rlvr.training.decoding import generate, sample
 from rlvr.training.hardware import cuda_available, resolve_dtype, select_backend, select_generation
 from rlvr.training.models import has_adapter, load_model, load_tokenizer
 from rlvr.verify.equivalence import gold_is_verifiable
@@ -56,6 +63,9 @@ def main(
     suites: Path | None = typer.Option(None, help="The fetch stage's benchmark rows (JSONL)."),
     suites_metrics: Path | None = typer.Option(None, help="JSON file for the metrics of each benchmark."),
     suites_predictions: Path | None = typer.Option(None, help="JSONL file for the benchmarks' completions."),
+    sampled_metrics_file: Path = typer.Option(
+        ..., "--sampled-metrics", help="JSON file for pass@1 and pass@n per model (empty when off)."
+    ),
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
@@ -76,6 +86,7 @@ def main(
     with stage_run("evaluate", params) as run:
         metric = load_metric(p.format)
         scored: dict[str, dict[str, list[dict]]] = {suite: {} for suite in problems}
+        passes: dict[str, list[int]] = {}
         records: dict[str, list[dict]] = {suite: [] for suite in problems}
         for name, adapter in models.items():
             model = load_model(base, dtype, adapter=adapter).to(device)
@@ -108,7 +119,13 @@ def main(
                     for row, c, s in zip(suite_rows, completions, scores, strict=True)
                 ]  # fmt: skip
                 print(f"evaluate: {name}{on}: {summarise(scores)}", flush=True)
+            if p.evaluate.pass_k:
+                passes[name] = right_samples(model, tokenizer, rows, p)
         results = suite_metrics(scored.pop(HELDOUT), seed=p.evaluate.seed)
+        write_json(
+            sampled_metrics_file,
+            sampled_metrics(passes, p.evaluate.pass_k, p.evaluate.seed) if passes else {},
+        )
         if suites_metrics is not None:
             write_json(
                 suites_metrics, {suite: suite_metrics(s, seed=p.evaluate.seed) for suite, s in scored.items()}
@@ -144,6 +161,32 @@ def main(
         write_json(metrics, results)
         write_json(arms_report, {"arms": spent, "conclusions": conclusions, "warnings": warnings})
         run.publish(evaluation=results)
+
+
+def right_samples(model, tokenizer, rows: list[dict], p) -> list[int]:
+    """How many of `evaluate.pass_k` samples of each held-out problem, drawn at train's sampling settings,
+    the model gets right."""
+    n = p.evaluate.pass_k
+    completions = sample(
+        model,
+        tokenizer,
+        [chat_prompt(row["problem"], p.format) for row in rows],
+        n,
+        p.evaluate.max_new_tokens,
+        temperature=p.train.temperature,
+        top_p=p.train.top_p,
+        min_p=p.train.min_p,
+        batch_size=p.evaluate.batch_size,
+        seed=p.evaluate.seed,
+        desc="pass@k",
+    )
+    counts = []
+    for row, texts in zip(rows, completions, strict=True):
+        verdicts = score_completions(
+            texts, [row["answer"]] * n, [0] * n, p.format, [row.get("task")] * n, [row.get("metadata")] * n
+        )
+        counts.append(sum(v["correct"] for v in verdicts))
+    return counts
 
 
 def benchmark_problems(names: list[str], suites: Path | None) -> dict[str, list[dict]]:

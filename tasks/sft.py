@@ -53,34 +53,39 @@ def main(
             f"sft.max_length={p.sft.max_length} tokens; set sft.max_steps: 0, use a data source with a "
             "`solution` column, or raise sft.max_length"
         )
+    if p.sft.max_examples is not None and len(examples) > p.sft.max_examples:
+        left_out["over_max_examples"] = len(examples) - p.sft.max_examples
+        examples = examples[: p.sft.max_examples]
     print(f"sft: {len(examples)} examples; left out: {left_out}")
     if relaunched(p.distributed):
         return
-    backend = select_backend(p.train.backend)
-    dtype = resolve_dtype(p.model.dtype)
-    base_manifest = (base / BASE_MANIFEST).read_text()
-    run_id = fingerprint("sft", p.sft, p.lora, dtype, p.format, backend, hash_path(train_file), base_manifest)
-    model, tokenizer, peft_config = load_trainable(
-        base,
-        dtype,
-        p.lora,
-        adapter=None,
-        backend=backend,
-        max_seq_length=p.sft.max_length,
-        gradient_checkpointing=p.sft.gradient_checkpointing,
-    )
-    trainer = build_sft_trainer(
-        model,
-        prefill_template(tokenizer, p.format),
-        peft_config,
-        examples,
-        p.sft,
-        dtype,
-        backend,
-        checkpoints / f"sft-{run_id}",
-    )
-    trainer.add_callback(live_metrics(trainer))
     with stage_run("sft", params) as run:
+        backend = select_backend(p.train.backend)
+        dtype = resolve_dtype(p.model.dtype)
+        base_manifest = (base / BASE_MANIFEST).read_text()
+        run_id = fingerprint(
+            "sft", p.sft, p.lora, dtype, p.format, backend, hash_path(train_file), base_manifest
+        )
+        model, tokenizer, peft_config = load_trainable(
+            base,
+            dtype,
+            p.lora,
+            adapter=None,
+            backend=backend,
+            max_seq_length=p.sft.max_length,
+            gradient_checkpointing=p.sft.gradient_checkpointing,
+        )
+        trainer = build_sft_trainer(
+            model,
+            prefill_template(tokenizer, p.format),
+            peft_config,
+            examples,
+            p.sft,
+            dtype,
+            backend,
+            checkpoints / f"sft-{run_id}",
+        )
+        trainer.add_callback(live_metrics(trainer))
         summary = train_and_publish(
             trainer,
             checkpoints / f"sft-{run_id}",

@@ -50,58 +50,58 @@ def main(
         return
     if relaunched(p.distributed):
         return
-    backend = select_backend(t.backend)
-    generation = select_generation(t.generation, backend)
-    dtype = resolve_dtype(p.model.dtype)
-    train_file = data / TRAIN_SET
-    examples = [to_grpo_example(row, p.format) for row in read_jsonl(train_file)]
-    adapter = sft if start == "sft" and has_adapter(sft) else None
-    run_id = fingerprint(
-        arm,
-        t,
-        p.lora,
-        dtype,
-        p.format,
-        backend,
-        generation,
-        hash_path(train_file),
-        (base / BASE_MANIFEST).read_text(),
-        hash_path(adapter) if adapter else None,
-    )
-    model, tokenizer, peft_config = load_trainable(
-        base,
-        dtype,
-        p.lora,
-        adapter=adapter,
-        backend=backend,
-        max_seq_length=p.prepare.max_prompt_tokens + t.max_completion_length,
-        gradient_checkpointing=t.gradient_checkpointing,
-        fast_inference=generation == "vllm" and backend == "unsloth",
-    )
-    tokenizer = prefill_template(tokenizer, p.format)
-    names = list(t.rewards)
-    trainer = build_grpo_trainer(
-        model,
-        tokenizer,
-        peft_config,
-        examples,
-        build_rewards(names, p.format),
-        [t.rewards[name] for name in names],
-        t,
-        dtype,
-        backend,
-        generation,
-        p.prepare.max_prompt_tokens,
-        checkpoints / f"{arm}-{run_id}",
-    )
-    tokens = t.batch_size * t.gradient_accumulation_steps * t.max_completion_length
-    origin = "the SFT adapter" if adapter else "the base model"
-    print(
-        f"train: {arm} from {origin}: {backend} backend, {dtype}, generation with {generation}, "
-        f"{t.max_steps} steps of up to {tokens} completion tokens each"
-    )
-    trainer.add_callback(live_metrics(trainer, p.tracking.completions_every))
     with stage_run(arm, params) as run:
+        backend = select_backend(t.backend)
+        generation = select_generation(t.generation, backend)
+        dtype = resolve_dtype(p.model.dtype)
+        train_file = data / TRAIN_SET
+        examples = [to_grpo_example(row, p.format) for row in read_jsonl(train_file)]
+        adapter = sft if start == "sft" and has_adapter(sft) else None
+        run_id = fingerprint(
+            arm,
+            t,
+            p.lora,
+            dtype,
+            p.format,
+            backend,
+            generation,
+            hash_path(train_file),
+            (base / BASE_MANIFEST).read_text(),
+            hash_path(adapter) if adapter else None,
+        )
+        model, tokenizer, peft_config = load_trainable(
+            base,
+            dtype,
+            p.lora,
+            adapter=adapter,
+            backend=backend,
+            max_seq_length=p.prepare.max_prompt_tokens + t.max_completion_length,
+            gradient_checkpointing=t.gradient_checkpointing,
+            fast_inference=generation == "vllm" and backend == "unsloth",
+        )
+        tokenizer = prefill_template(tokenizer, p.format)
+        names = list(t.rewards)
+        trainer = build_grpo_trainer(
+            model,
+            tokenizer,
+            peft_config,
+            examples,
+            build_rewards(names, p.format),
+            [t.rewards[name] for name in names],
+            t,
+            dtype,
+            backend,
+            generation,
+            p.prepare.max_prompt_tokens,
+            checkpoints / f"{arm}-{run_id}",
+        )
+        tokens = t.batch_size * t.gradient_accumulation_steps * t.max_completion_length
+        origin = "the SFT adapter" if adapter else "the base model"
+        print(
+            f"train: {arm} from {origin}: {backend} backend, {dtype}, generation with {generation}, "
+            f"{t.max_steps} steps of up to {tokens} completion tokens each"
+        )
+        trainer.add_callback(live_metrics(trainer, p.tracking.completions_every))
         summary = train_and_publish(
             trainer,
             checkpoints / f"{arm}-{run_id}",

@@ -34,7 +34,12 @@ def pytest_collection_modifyitems(config, items):
 
 # The tests on the session's reproduced project: under `pytest -n 2` (make test) one worker runs them all,
 # so the project is built once; the other tests are spread one by one over both workers.
-ON_THE_REPRODUCED_PROJECT = ("tests/test_flows.py", "tests/test_pipeline.py", "tests/test_tracking.py")
+ON_THE_REPRODUCED_PROJECT = (
+    "tests/test_cli.py",
+    "tests/test_flows.py",
+    "tests/test_pipeline.py",
+    "tests/test_tracking.py",
+)
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -76,4 +76,5 @@ def evaluate_stage(project: Path) -> str:
         sft_log=project / "logs" / "sft.json", arm="grpo", models_dir=project / "models",
         logs_dir=project / "logs", metrics=project / "eval.json", arms_report=project / "arms.json",
         predictions=project / "predictions.jsonl", plots=project / "plots",
+        sampled_metrics=project / "sampled.json",
     )  # fmt: skip

@@ -12,7 +12,7 @@ from rlvr.config.schema import ParamsError, load_params, parse_params
     [
         (
             {"trian": {}},
-            "unknown key 'trian'; allowed keys here: data, prepare, format, model, lora, sft, train",
+            "unknown key 'trian'; allowed keys here: data, prepare, format, model, lora, sft, select, train",
         ),
         (
             {"train": {"max_step": 3}},

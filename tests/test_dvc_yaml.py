@@ -71,6 +71,24 @@ def test_each_stage_depends_on_exactly_the_code_it_runs(name):
 
 def test_register_does_not_depend_on_the_schedule():
     assert STAGES["register"]["params"] == [
-        "data", "prepare", "format", "model", "lora", "sft", "train", "evaluate", "registry", "distributed",
-        "tracking",
+        "data", "prepare", "format", "model", "lora", "sft", "select", "train", "evaluate", "registry",
+        "distributed", "tracking",
     ]  # fmt: skip
+
+
+def test_the_arms_are_written_alike_wherever_dvc_yaml_names_them():
+    """DVC has no loop over a stage's deps, so the evaluate stage names each arm: its command, its deps and
+    the plots must name exactly the arms `vars.arms` defines (the train stage's `foreach`)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    arms = set(spec["vars"][1]["arms"])
+    evaluate = STAGES["evaluate"]
+    words = evaluate["cmd"].split()
+    assert {words[i + 1] for i, word in enumerate(words) if word == "--arm"} == arms
+    assert {dep.split("/")[-1] for dep in evaluate["deps"] if dep.startswith("${paths.models}/")} == arms
+    logs = [dep for dep in evaluate["deps"] if dep.startswith("${paths.logs}/")]
+    assert {Path(log).stem for log in logs} == arms
+    plotted = {
+        Path(log).stem for plot in spec["plots"] if isinstance(plot, dict) for y in plot.values() if "y" in y
+        for log in y["y"] if log.startswith("logs/") and Path(log).stem != "sft"
+    }  # fmt: skip
+    assert plotted == arms

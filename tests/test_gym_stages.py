@@ -117,6 +117,7 @@ def test_grpo_scores_gym_rows_with_task_score_and_evaluate_runs_the_benchmark_su
         logs_dir=project / "logs", metrics=project / "eval.json", arms_report=project / "arms.json",
         predictions=project / "predictions.jsonl", plots=project / "plots", suites=project / "suites.jsonl",
         suites_metrics=project / "suites.json", suites_predictions=project / "suites_predictions.jsonl",
+        sampled_metrics=project / "sampled.json",
     )  # fmt: skip
     assert "math500: 1 of 3 golds math-verify cannot read, left out" in output
 

@@ -34,7 +34,7 @@ with warnings.catch_warnings():
     from reasoning_gym.factory import DATASETS
 
 # The code each safe task's verifier runs on the answer text (its score_answer and the helpers it calls),
-# and the hash of that code as it was read for docs/tasks.md. A reasoning-gym upgrade that changes one
+# and the hash of that code as it was read for docs/datasets.md. A reasoning-gym upgrade that changes one
 # fails here: read the new code, then update the hash (or take the task off the list).
 HELPERS = {
     "chain_sum": [utils.compute_decimal_reward],

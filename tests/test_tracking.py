@@ -43,14 +43,14 @@ def test_one_parent_run_with_a_child_per_stage_tracked_live(reproduced):
     assert parent.data.tags["mlflow.note.content"].startswith("rlvr pipeline run in ")
 
     stages = children(client, parent.info.run_id)
-    assert set(stages) == {"sft", "grpo", "grpo_from_base", "evaluate"}
-    for name, run in stages.items():
+    # the grpo_from_base arm is off in the tiny profile: its stage has nothing to train, so no run
+    assert set(stages) == {"sft", "grpo", "evaluate"}
+    for run in stages.values():
         assert run.info.status == "FINISHED"
-        if name != "grpo_from_base":  # the arm is off in the tiny profile: its stage ends at once
-            assert "system/cpu_utilization_percentage" in run.data.metrics  # MLflow's own system metrics
+        assert "system/cpu_utilization_percentage" in run.data.metrics  # MLflow's own system metrics
     # per-step metrics were logged by the training process itself, step by step
     assert [m.step for m in client.get_metric_history(stages["sft"].info.run_id, "loss")] == [1, 2]
-    train_log = read_log(paths(project)["train_log"])
+    train_log = read_log(paths(project)["logs"] / "grpo.json")
     history = client.get_metric_history(stages["grpo"].info.run_id, "reward")
     assert [(m.step, m.value) for m in history] == [(row["step"], row["reward"]) for row in train_log]
     # the training runs started before the stages ended: they were written live, not afterwards

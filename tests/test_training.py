@@ -109,3 +109,90 @@ def test_auto_generation_is_plain_generate_without_a_gpu():
     for engine in ("merged", "compiled", "continuous_batching"):
         with pytest.raises(BackendUnavailable, match=f"'{engine}' is a TRL\\+PEFT engine"):
             select_generation(engine, "unsloth")
+
+
+@pytest.mark.parametrize("generation", ["generate", "merged"])
+def test_a_grpo_step_moves_the_lora_and_leaves_every_base_weight_bit_for_bit(
+    tiny_model, tmp_path, generation
+):
+    """TRL's own check, on CPU, for the plain engine and the merged copy (which overrides a private TRL
+    method): after a step, LoRA weights moved, and no weight of the base model changed at all."""
+    model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
+    params = TrainParams(
+        max_steps=1, batch_size=4, num_generations=4, max_completion_length=8, learning_rate=0.05, seed=1
+    )
+    trainer = build_grpo_trainer(
+        model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in ROWS], [DigitShare()], [1.0],
+        params, "float32", "trl", generation, 256, tmp_path / "ck",
+    )  # fmt: skip
+    base = {k: v.detach().clone() for k, v in trainer.model.named_parameters() if "lora_" not in k}
+    lora = lora_weights(trainer.model)
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    assert [k for k in lora if not torch.equal(lora[k], after[k])], "no LoRA weight moved"
+    assert all(torch.equal(base[k], after[k]) for k in base), "a base weight changed"
+    assert not any(after[k].requires_grad for k in base)
+
+
+def test_a_trl_whose_sampling_hook_changed_is_refused_in_one_line():
+    from trl import GRPOTrainer
+
+    from rlvr.training.trainers import check_sampling_hook
+
+    check_sampling_hook(GRPOTrainer)  # the installed TRL is a supported one
+
+    class Renamed(GRPOTrainer):
+        def _generate_single_turn(self, prompts, num_generations):  # another release's signature
+            raise NotImplementedError
+
+    with pytest.raises(
+        BackendUnavailable, match=r"replace TRL's GRPOTrainer._generate_single_turn.*trl>=1.15,<1.17"
+    ):
+        check_sampling_hook(Renamed)
+
+
+class EvenAnswersVary:
+    """A reward that varies across completions only for problems with an even answer (the share of digits),
+    and is 0 for every completion of the others: half the groups tie, as after SFT."""
+
+    __name__ = "even_answers_vary"
+
+    def __call__(self, completions, answer, **columns):
+        return [
+            DigitShare()([c])[0] if int(gold) % 2 == 0 else 0.0
+            for c, gold in zip(completions, answer, strict=True)
+        ]
+
+
+@pytest.mark.parametrize(("generation", "steps_per_generation"), [("generate", 1), ("merged", 2)])
+def test_dynamic_sampling_fills_a_round_with_groups_that_do_not_tie(
+    tiny_model, tmp_path, generation, steps_per_generation
+):
+    whole = make_problems(40, seed=4, levels=[1], kinds=["arithmetic"])
+    odd = [r for r in whole if int(r["answer"]) % 2 == 1]
+    rows = odd[:6] + [r for r in whole if int(r["answer"]) % 2 == 0][:6]
+    model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
+    params = TrainParams(
+        max_steps=2, batch_size=8, num_generations=4, max_completion_length=8, learning_rate=0.05,
+        steps_per_generation=steps_per_generation, dynamic_sampling=True, max_sampling_rounds=6, seed=3,
+    )  # fmt: skip
+    trainer = build_grpo_trainer(
+        model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in rows], [EvenAnswersVary()],
+        [1.0], params, "float32", "trl", generation, 256, tmp_path / "ck",
+    )  # fmt: skip
+    lora = lora_weights(trainer.model)
+    train_and_publish(trainer, tmp_path / "ck", tmp_path / "grpo", tmp_path / "grpo.json", {})
+    log = read_log(tmp_path / "grpo.json")
+    rounds = [row for row in log if "dynamic_sampling/rounds" in row]
+    assert rounds, "no dynamic sampling metrics logged"
+    groups = params.completions_per_round // params.num_generations
+    for row in rounds:
+        assert row["dynamic_sampling/generated_groups"] == groups * row["dynamic_sampling/rounds"]
+        assert (
+            row["dynamic_sampling/trained_groups_with_signal"] + row["dynamic_sampling/trained_tied_groups"]
+            == groups
+        )
+    # with half the prompts tying, six rounds of sampling find a full batch of groups with signal
+    assert all(row["dynamic_sampling/trained_groups_with_signal"] == groups for row in rounds)
+    after = lora_weights(load_model(tiny_model, "float32", adapter=tmp_path / "grpo"))
+    assert any(not torch.equal(lora[k], after[k]) for k in lora)

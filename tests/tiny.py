@@ -2,9 +2,10 @@
 without the embedded model: a byte-level BPE tokenizer trained on a few math strings, with ChatML
 special tokens and chat template, and a two-layer Llama.
 
-The answer format's markers are single tokens of its vocabulary, so even the random model writes one now
-and then: over a few dozen tokens some completions of a group hold a marker and some do not, and rlvr's
-own format reward gives GRPO something to compare."""
+The answer format's markers are single tokens of its vocabulary, so the random model can write them; but
+rlvr's rewards still score every completion of a random model alike (no complete layout, no answer), so
+GRPO gets no advantage from them. Tests that need a gradient train on `DigitShare`, a reward that varies
+across any completions."""
 
 from __future__ import annotations
 

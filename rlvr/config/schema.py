@@ -148,7 +148,7 @@ class GymTask(Section):
 
 
 class ReasoningGymSource(Section):
-    """A weighted mix of reasoning-gym tasks, made by its composite dataset (docs/tasks.md)."""
+    """A weighted mix of reasoning-gym tasks, made by its composite dataset (docs/datasets.md)."""
 
     size: int = Field(default=600, gt=0)
     seed: int = 0
@@ -211,8 +211,33 @@ class SftParams(Section):
     batch_size: int = Field(default=8, gt=0)
     gradient_accumulation_steps: int = Field(default=1, gt=0)
     max_length: int = Field(default=256, gt=0)
+    # at most this many worked solutions (the first, in the data's order): the regime where
+    # demonstrations are scarce and a verifier is cheap; null: every one
+    max_examples: int | None = Field(default=None, gt=0)
     gradient_checkpointing: bool = False  # trades compute for memory; a 135M model needs no such trade
     seed: int = 0
+
+
+class SelectParams(Section):
+    """Problem selection by pass rate (stage `select`, between sft and train): each of up to
+    `max_problems` training problems is answered `samples` times by the model GRPO starts from, at
+    train's sampling settings, and kept when its pass rate lies strictly inside `band`; a problem every
+    sample gets right (or wrong) gives GRPO a group that ties. Off: every training problem goes on."""
+
+    enabled: bool = False
+    samples: int = Field(default=8, ge=2)
+    max_problems: int | None = Field(default=128, gt=0)
+    band: list[float] = Field(default=[0.0, 1.0], min_length=2, max_length=2)  # keep low < pass rate < high
+    batch_size: int = Field(default=64, gt=0)
+    seed: int = 0
+
+    @field_validator("band")
+    @classmethod
+    def _an_interval_of_rates(cls, band: list[float]) -> list[float]:
+        low, high = band
+        if not 0 <= low < high <= 1:
+            raise ValueError(f"band is [low, high] with 0 <= low < high <= 1, got {list(band)}")
+        return band
 
 
 class TrainParams(Section):
@@ -243,6 +268,10 @@ class TrainParams(Section):
     optim: str = "adamw_torch"  # one of transformers' OptimizerNames values
     save_steps: int = Field(default=5, gt=0)
     seed: int = 0
+    # DAPO's dynamic sampling: sample up to max_sampling_rounds batches of prompts per generation round and
+    # train on the groups whose rewards differ (rlvr.training.groups); one process only
+    dynamic_sampling: bool = False
+    max_sampling_rounds: int = Field(default=4, ge=1)
     # name: weight (REWARD_NAMES); 0 keeps a reward in the logs only
     rewards: dict[str, float] = Field(
         default={
@@ -320,9 +349,19 @@ class EvaluateParams(Section):
     seed: int = 0  # of the paired bootstrap's resampling
     max_new_tokens: int = Field(default=48, gt=0)
     batch_size: int = Field(default=32, gt=0)
+    # pass@k: answer each held-out problem this many times at train's sampling settings and report pass@1
+    # and pass@n per model (metrics/sampled.json); 0: off (greedy accuracy only)
+    pass_k: int = Field(default=0, ge=0)
     # the evaluation suites: the held-out split, and benchmarks named below (fetched by the fetch stage)
     suites: list[str] = Field(default=[HELDOUT], min_length=1)
     benchmarks: dict[str, Benchmark] = {name: Benchmark(**spec) for name, spec in PINNED_SUITES.items()}
+
+    @field_validator("pass_k")
+    @classmethod
+    def _off_or_several(cls, samples: int) -> int:
+        if samples == 1:
+            raise ValueError("pass@k takes 0 (off) or at least 2 samples per problem")
+        return samples
 
     @model_validator(mode="after")
     def _known_suites(self) -> EvaluateParams:
@@ -436,12 +475,22 @@ class Params(Section):
     model: ModelParams = ModelParams()
     lora: LoraParams = LoraParams()
     sft: SftParams = SftParams()
+    select: SelectParams = SelectParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     registry: RegistryParams = RegistryParams()
     distributed: DistributedParams = DistributedParams()
     tracking: TrackingParams = TrackingParams()
     schedule: ScheduleParams = ScheduleParams()
+
+    @model_validator(mode="after")
+    def _dynamic_sampling_on_one_process(self) -> Params:
+        if self.train.dynamic_sampling and self.distributed.num_processes > 1:
+            raise ValueError(
+                "train.dynamic_sampling runs on one process (its extra rounds are not coordinated across "
+                "processes); set distributed.num_processes: 1 or train.dynamic_sampling: false"
+            )
+        return self
 
 
 def _one_of(name: str, names: tuple[str, ...]) -> str:

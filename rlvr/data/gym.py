@@ -10,7 +10,7 @@ and `float()`, all linear in the length of a text that the reward caps anyway. A
 answer as code is refused (`rlvr.config.schema.GYM_REFUSED`): `countdown` hands it to sympy's
 `parse_expr`, which runs `eval`.
 The tests pin the source of each verifier on the list, so a reasoning-gym upgrade that changes one fails
-them until it has been read again (docs/tasks.md).
+them until it has been read again (docs/datasets.md).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from math import comb
 
 from rlvr.config.schema import Markers
-from rlvr.evaluation.stats import accuracy_interval, paired_comparison
+from rlvr.evaluation.stats import accuracy_interval, mean_interval, paired_comparison
 from rlvr.verify.rewards import ACCURATE, Accuracy, MatchFormatExactly, TaskScore
 
 COMPARISONS = "comparisons"
@@ -109,3 +110,57 @@ def models_of(metrics: Mapping[str, object]) -> dict[str, dict]:
 
 def find(comparisons: Sequence[dict], a: str, b: str) -> dict | None:
     return next((c for c in comparisons if c["from"] == a and c["to"] == b), None)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimate of pass@k from `n` samples of which `c` were right (Chen et al., 2021):
+    1 - C(n-c, k) / C(n, k), the chance that k of the n samples, drawn without replacement, hold a right one.
+
+    >>> pass_at_k(4, 1, 1), pass_at_k(4, 1, 4), pass_at_k(4, 0, 4), round(pass_at_k(4, 2, 2), 4)
+    (0.25, 1.0, 0.0, 0.8333)
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def sampled_metrics(counts: Mapping[str, Sequence[int]], n: int, seed: int = 0) -> dict:
+    """pass@1 and pass@n per model (each problem answered `n` times at the training temperature; `counts`
+    holds each model's right samples per problem, the same problems in the same order), with 95%
+    intervals (t over problems for pass@1, Wilson for pass@n), and every pair of models compared,
+    paired by problem, for both.
+
+    >>> out = sampled_metrics({"sft": [0, 2, 4, 4], "grpo": [1, 3, 4, 4]}, 4)
+    >>> out["sft"]["pass@1"], out["grpo"]["pass@4"], out["comparisons"][0]["metric"]
+    (0.625, 1.0, 'pass@1')
+    """
+    per_model = {}
+    for name, model_counts in counts.items():
+        at_1 = [pass_at_k(n, c, 1) for c in model_counts]
+        at_n = [c > 0 for c in model_counts]
+        low_1, high_1 = mean_interval(at_1)
+        low_n, high_n = accuracy_interval(at_n)
+        per_model[name] = {
+            "samples": n,
+            "pass@1": sum(at_1) / len(at_1),
+            "pass@1_ci_low": low_1,
+            "pass@1_ci_high": high_1,
+            f"pass@{n}": sum(at_n) / len(at_n),
+            f"pass@{n}_ci_low": low_n,
+            f"pass@{n}_ci_high": high_n,
+            "problems": len(model_counts),
+        }
+    comparisons = []
+    for a, b in combinations(counts, 2):
+        for metric, value in (
+            ("pass@1", lambda c: pass_at_k(n, c, 1)),
+            (f"pass@{n}", lambda c: float(c > 0)),
+        ):
+            before = [value(c) for c in counts[a]]
+            after = [value(c) for c in counts[b]]
+            comparisons.append(
+                {"metric": metric, **paired_comparison(before, after, names=(a, b), seed=seed)}
+            )
+    return per_model | {COMPARISONS: comparisons}

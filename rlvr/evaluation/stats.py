@@ -33,6 +33,26 @@ def accuracy_interval(correct: Sequence[bool], confidence: float = CONFIDENCE) -
     return float(interval.low), float(interval.high)
 
 
+def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """A Student t interval for the mean of per-problem values in [0, 1] (pass@1 estimates), clipped to
+    [0, 1]; the single value twice when they all agree.
+
+    >>> [round(x, 3) for x in mean_interval([0.0, 0.5, 0.5, 1.0])]
+    [0.0, 1.0]
+    >>> mean_interval([0.25] * 10)
+    (0.25, 0.25)
+    """
+    import numpy as np
+    from scipy.stats import t
+
+    data = np.asarray(values, dtype=float)
+    mean = float(data.mean())
+    if len(data) < 2 or np.all(data == data[0]):
+        return mean, mean
+    half = float(t.ppf((1 + confidence) / 2, len(data) - 1) * data.std(ddof=1) / np.sqrt(len(data)))
+    return max(0.0, mean - half), min(1.0, mean + half)
+
+
 def paired_comparison(
     before: Sequence[bool],
     after: Sequence[bool],
@@ -88,7 +108,31 @@ def paired_comparison(
         "ci_high": high,
         "p_value": p_value,
         "n": n,
+        "fixed": fixed,
+        "broken": broken,
     }
+
+
+def pooled_problems(comparisons: Sequence[dict], seed: int = 0, resamples: int = RESAMPLES) -> dict:
+    """The problem-level pooled estimate over several runs' paired comparisons (each with `fixed`,
+    `broken` and `n`): every run's problems as one paired sample, with a paired bootstrap interval. It
+    treats problems as the unit, so it ignores how much runs differ from one another; the interval over
+    runs (`replicate_interval`) is the one that does not.
+
+    >>> runs = [{"fixed": 10, "broken": 4, "n": 100}, {"fixed": 3, "broken": 9, "n": 100}]
+    >>> r = pooled_problems(runs)
+    >>> round(r["delta"], 3), r["n"], (r["fixed"], r["broken"])
+    (0.0, 200, (13, 13))
+    """
+    before: list[bool] = []
+    after: list[bool] = []
+    for c in comparisons:
+        same = c["n"] - c["fixed"] - c["broken"]
+        before += [False] * c["fixed"] + [True] * c["broken"] + [True] * same
+        after += [True] * c["fixed"] + [False] * c["broken"] + [True] * same
+    first = comparisons[0]
+    names = (first.get("from", "before"), first.get("to", "after"))
+    return paired_comparison(before, after, names=names, seed=seed, resamples=resamples)
 
 
 def replicate_interval(

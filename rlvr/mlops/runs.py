@@ -41,6 +41,7 @@ INPUTS = "rlvr.inputs"  # a hash of params.yaml and the fetched data
 PARENT = "mlflow.parentRunId"
 FLOW_RUN_ID = "prefect.flow_run_id"
 FLOW_RUN_URL = "prefect.flow_run_url"
+DVC_EXPERIMENT = "dvc.experiment"  # the `dvc exp run` experiment the pipeline run is
 OUTPUT = "rlvr.output_md5"  # the adapter a training stage wrote, to find its run from the register stage
 
 
@@ -120,7 +121,12 @@ def run_name(when: datetime, profile: str, params_hash: str) -> str:
 
 
 def _flow_tags() -> dict[str, str]:
-    tags = {FLOW_RUN_ID: os.environ.get(FLOW_RUN_ID_ENV), FLOW_RUN_URL: os.environ.get(FLOW_RUN_URL_ENV)}
+    """Who started the pipeline run: a Prefect flow run, a DVC experiment (`dvc exp run` names it)."""
+    tags = {
+        FLOW_RUN_ID: os.environ.get(FLOW_RUN_ID_ENV),
+        FLOW_RUN_URL: os.environ.get(FLOW_RUN_URL_ENV),
+        DVC_EXPERIMENT: os.environ.get("DVC_EXP_NAME"),
+    }
     return {key: value for key, value in tags.items() if value}
 
 
@@ -163,7 +169,11 @@ def pipeline_run(mlflow_client, root: Path = Path("."), params_file: Path = Path
     )
     run = mlflow_client.create_run(
         experiment,
-        run_name=run_name(datetime.now(), profile, tags["params_hash"]),
+        run_name=" ".join(
+            filter(
+                None, [run_name(datetime.now(), profile, tags["params_hash"]), os.environ.get("DVC_EXP_NAME")]
+            )
+        ),
         tags={ROLE: "pipeline", **tags, **_flow_tags(), "mlflow.note.content": note},
     )
     params = [Param(key, value[:6000]) for key, value in flatten(values).items()]

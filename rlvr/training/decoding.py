@@ -4,9 +4,11 @@ Greedy decoding has three engines: transformers' `generate` on batches of simila
 little padding), the same into a static KV cache (`compiled`: on a CUDA GPU transformers then compiles the
 decode step with `torch.compile`'s CUDA graphs, so one decode step is one graph launch instead of hundreds
 of kernel launches), and transformers' continuous batching (`generate_batch`: a paged KV cache, finished
-sequences replaced at once). A LoRA adapter in fp32 is merged into the weights first: the model then
-decodes at the base model's cost, with the same result up to rounding. In bf16 or fp16 the adapter stays
-separate, since rounding the merged weights would lose small updates.
+sequences replaced at once). `decodable` merges an fp32 LoRA adapter into the weights before decoding
+(the base model's cost, the same result up to rounding) and leaves a bf16 or fp16 one separate, since
+rounding the merged weights can lose small updates; the `merged` and `compiled` engines merge in every
+dtype, as GRPO's sampler does. The evaluate stage merges every adapter itself, whatever the dtype, so its
+greedy answers are those of the merged weights.
 
 A small model decodes at the pace of kernel launches, not arithmetic, and PEFT's unmerged LoRA adds
 several kernels to every adapted projection of every decode step. `MergedSampler` keeps a plain copy of
@@ -92,6 +94,62 @@ def generate(
         tokens = _continuous_batches(model, tokenizer, ids, max_new_tokens, batch_size)
     completions = [tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
     return completions, [len(t) for t in tokens]
+
+
+def sample(
+    model,
+    tokenizer,
+    prompts: Sequence[list[dict]],
+    samples: int,
+    max_new_tokens: int,
+    *,
+    temperature: float,
+    top_p: float,
+    min_p: float | None,
+    batch_size: int,
+    seed: int,
+    desc: str = "sample",
+) -> list[list[str]]:
+    """`samples` sampled completions of each chat prompt (in the order of `prompts`), drawn as GRPO draws
+    them (temperature, top_p, min_p), from `seed`: the same call gives the same completions. A prompt's
+    samples share one prefill (`num_return_sequences`); prompts of similar length share a batch."""
+    import torch
+
+    model = decodable(model)
+    model.eval()
+    ids = [prompt_ids(tokenizer, p) for p in prompts]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    per_batch = max(1, batch_size // samples)
+    texts: list[list[str]] = [[] for _ in ids]
+    tokenizer.padding_side = "left"
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        with torch.inference_mode(), tqdm(total=len(ids), desc=desc, unit="problem") as progress:
+            for start in range(0, len(order), per_batch):
+                batch = order[start : start + per_batch]
+                encoded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+                output = model.generate(
+                    **encoded.to(model.device),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=True,
+                    temperature=temperature,
+                    top_p=top_p,
+                    min_p=min_p,
+                    top_k=0,
+                    num_return_sequences=samples,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+                new = output[:, encoded["input_ids"].shape[1] :]
+                for row, tokens in enumerate(new):
+                    text = tokenizer.decode(
+                        tokens[tokens != tokenizer.pad_token_id], skip_special_tokens=True
+                    )
+                    texts[batch[row // samples]].append(text)
+                progress.update(len(batch))
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return texts
 
 
 def _padded_batches(model, tokenizer, ids, max_new_tokens, batch_size, desc, cache: dict) -> list[list[int]]:

@@ -8,7 +8,8 @@ from typing import Any
 
 from rlvr.config.schema import SftParams, TrainParams
 from rlvr.training.decoding import paged_cache
-from rlvr.training.hardware import cuda_available
+from rlvr.training.groups import DynamicSampling
+from rlvr.training.hardware import BackendUnavailable, cuda_available
 
 
 def training_args(
@@ -74,32 +75,69 @@ def continuous_batching_config(params: TrainParams, max_prompt_tokens: int) -> d
     >>> continuous_batching_config(TrainParams(batch_size=32, max_completion_length=256), 256)
     {'block_size': 256, 'num_blocks': 65, 'max_batch_tokens': 8192}
     """
-    round_size = params.batch_size * params.gradient_accumulation_steps * params.steps_per_generation
-    return paged_cache(round_size, max_prompt_tokens + params.max_completion_length)
+    return paged_cache(params.completions_per_round, max_prompt_tokens + params.max_completion_length)
 
 
-def merged_sampling(GRPOTrainer, static_tokens: int | None = None):
-    """`GRPOTrainer` sampling its completions from a merged copy of the policy (`MergedSampler`) instead
-    of through PEFT's unmerged LoRA, into a static KV cache of `static_tokens` when given. It replaces
-    TRL's plain-`generate` branch, for text prompts."""
-    from rlvr.training.decoding import MergedSampler
+# The private GRPOTrainer method the `merged` and `compiled` engines override, as trl>=1.15,<1.17 defines it.
+SAMPLING_HOOK = "_generate_single_turn"
+SAMPLING_HOOK_PARAMETERS = ("self", "prompt_ids", "images", "multimodal_fields", "num_generations")
 
-    class MergedSamplingGRPOTrainer(GRPOTrainer):
-        sampler: MergedSampler | None = None
 
-        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, **kwargs):
-            if images or multimodal_fields:
-                raise ValueError(
-                    "train.generation 'merged' and 'compiled' sample text prompts only; use 'generate'"
-                )
-            if self.sampler is None:
-                self.sampler = MergedSampler(self.accelerator.unwrap_model(self.model), static_tokens)
-            completions = self.sampler.sample(
-                prompt_ids, self.generation_config, self.eos_token_ids, self._tokenizer.pad_token_id
+def check_sampling_hook(GRPOTrainer) -> None:
+    """Refuse, in one line, a TRL whose `_generate_single_turn` is not the one the merged engines replace:
+    it is private, and its signature has changed between TRL releases."""
+    import inspect
+
+    import trl
+
+    method = getattr(GRPOTrainer, SAMPLING_HOOK, None)
+    found = tuple(inspect.signature(method).parameters)[: len(SAMPLING_HOOK_PARAMETERS)] if method else ()
+    if found != SAMPLING_HOOK_PARAMETERS:
+        raise BackendUnavailable(
+            f"train.generation 'merged' and 'compiled' replace TRL's GRPOTrainer.{SAMPLING_HOOK}"
+            f"{SAMPLING_HOOK_PARAMETERS[1:]}, but TRL {trl.__version__} has {found[1:] or 'no such method'}; "
+            "install trl>=1.15,<1.17 (pyproject.toml), or set train.generation to 'generate'"
+        )
+
+
+class MergedSampling:
+    """Mixed into TRL's GRPOTrainer (before it): completions sampled from a merged copy of the policy
+    (`MergedSampler`) instead of through PEFT's unmerged LoRA, into a static KV cache of `static_tokens`
+    when set (`compiled`). It replaces TRL's plain-`generate` branch, for text prompts."""
+
+    sampler = None
+    static_tokens: int | None = None
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, **kwargs):
+        from rlvr.training.decoding import MergedSampler
+
+        if images or multimodal_fields:
+            raise ValueError(
+                "train.generation 'merged' and 'compiled' sample text prompts only; use 'generate'"
             )
-            return completions, None
+        if self.sampler is None:
+            self.sampler = MergedSampler(self.accelerator.unwrap_model(self.model), self.static_tokens)
+        completions = self.sampler.sample(
+            prompt_ids, self.generation_config, self.eos_token_ids, self._tokenizer.pad_token_id
+        )
+        return completions, None
 
-    return MergedSamplingGRPOTrainer
+
+def grpo_trainer_class(GRPOTrainer, params: TrainParams, generation: str, static_tokens: int):
+    """TRL's GRPOTrainer with what params ask for mixed in: dynamic sampling (`rlvr.training.groups`) and
+    the merged-copy sampler (`merged`, `compiled`); TRL's own class when they ask for neither."""
+    mixins: list[type] = []
+    attributes: dict = {}
+    if params.dynamic_sampling:
+        mixins.append(DynamicSampling)
+        attributes["max_sampling_rounds"] = params.max_sampling_rounds
+    if generation in ("merged", "compiled"):
+        check_sampling_hook(GRPOTrainer)
+        mixins.append(MergedSampling)
+        attributes["static_tokens"] = static_tokens if generation == "compiled" else None
+    if not mixins:
+        return GRPOTrainer
+    return type("RlvrGRPOTrainer", (*mixins, GRPOTrainer), attributes)
 
 
 def build_grpo_trainer(
@@ -147,11 +185,9 @@ def build_grpo_trainer(
             continuous_batching_config(params, max_prompt_tokens) if paged else None
         ),
     )
-    if generation in ("merged", "compiled"):
-        static_tokens = max_prompt_tokens + params.max_completion_length if generation == "compiled" else None
-        trainer_class = merged_sampling(GRPOTrainer, static_tokens)
-    else:
-        trainer_class = GRPOTrainer
+    trainer_class = grpo_trainer_class(
+        GRPOTrainer, params, generation, max_prompt_tokens + params.max_completion_length
+    )
     return trainer_class(
         model=model,
         args=args,
