@@ -39,6 +39,8 @@ from rich.table import Table
 
 from rlvr.config.schema import load_params
 from rlvr.evaluation.stats import conclusion, points, pooled_problems, replicate_interval
+from rlvr.mlops.runs import experiment_id
+from rlvr.mlops.store import client
 
 console = Console(width=None if sys.stdout.isatty() else 130)
 SEED_KEYS = {"builtin": "data.builtin.seed", "reasoning_gym": "data.reasoning_gym.seed"}
@@ -91,7 +93,7 @@ def finished_experiments() -> dict[str, dict]:
                 data = revision.get("data") or {}
                 name = revision.get("name") or experiment.get("name")
                 if name and data and not revision.get("error"):
-                    found[name] = data
+                    found[name] = data | {"rev": revision.get("rev") or data.get("rev")}
     return found
 
 
@@ -115,11 +117,18 @@ def same_settings(data: dict, wanted: list[str]) -> bool:
     return all(params.get(key) == yaml.safe_load(text) for key, _, text in (o.partition("=") for o in wanted))
 
 
+def committed(rev: str, path: str) -> dict:
+    """A metrics file as the experiment's commit holds it (`cache: false` metrics are committed; `dvc exp
+    show` keeps only their numbers, not the comparisons' list)."""
+    shown = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=True)
+    return json.loads(shown.stdout)
+
+
 def result_of(data: dict) -> dict:
     """SFT -> GRPO on the experiment's held-out problems, and what its GRPO arm spent."""
-    metrics = value(data, "metrics", "metrics/eval.json")
+    metrics = committed(data["rev"], "metrics/eval.json")
     comparison = next(c for c in metrics["comparisons"] if c["from"] == "sft" and c["to"] == "grpo")
-    arms = value(data, "metrics", "metrics/arms.json")
+    arms = committed(data["rev"], "metrics/arms.json")
     grpo = (arms.get("arms") or {}).get("grpo", {})
     return {
         "sft": metrics["sft"]["accuracy"],
@@ -160,6 +169,9 @@ def main(
     if "MLFLOW_TRACKING_URI" not in env:  # experiments run in temporary copies: one store for all
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path('mlflow.db').resolve()}"
     started = time.perf_counter()
+    os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+    experiment_id(client())  # the store's tables made once here, not by two experiments at once
+    dvc("queue", "remove", "--failed", check=False)  # failed attempts are queued again below
     kept = finished_experiments()
     queued = []
     for name, (_, _, wanted) in plan.items():
