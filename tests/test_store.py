@@ -76,3 +76,47 @@ def test_public_uri_strips_credentials():
     assert store.public_uri("https://u:p@host:5000/mlflow?token=t") == "https://host:5000/mlflow"
     assert store.public_uri("postgresql+psycopg2://u:p@db:5432/m") == "postgresql+psycopg2://db:5432/m"
     assert store.public_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
+
+
+@pytest.fixture
+def web_server():
+    """A real HTTP server on loopback that is not MLflow: every path answers 404, / answers a page."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class NotMlflow(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/" else 404)
+            self.end_headers()
+            self.wfile.write(b"<html>an intranet page</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotMlflow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("bogus://somewhere", "MLflow has no tracking store for the scheme 'bogus'"),
+        ("file:///{tmp}/mlruns", "MLflow cannot use the tracking store file:///"),
+        ("http://user:pw@127.0.0.1:{port}", "answers HTTP but is not an MLflow tracking server"),
+    ],
+)
+def test_a_store_mlflow_cannot_use_is_one_line_in_the_cli_and_the_stages(
+    uri, says, web_server, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("{}\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri.format(tmp=tmp_path, port=web_server))
+    with pytest.raises(TrackingError, match=says) as error:
+        store.client()
+    assert "\n" not in str(error.value) and "pw" not in str(error.value)
+    result = CliRunner().invoke(app, ["promote", "--name", "m"])
+    assert result.exit_code == 1 and says in " ".join(result.output.split())
+    assert "Traceback" not in result.output

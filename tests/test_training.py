@@ -196,3 +196,27 @@ def test_dynamic_sampling_fills_a_round_with_groups_that_do_not_tie(
     assert all(row["dynamic_sampling/trained_groups_with_signal"] == groups for row in rounds)
     after = lora_weights(load_model(tiny_model, "float32", adapter=tmp_path / "grpo"))
     assert any(not torch.equal(lora[k], after[k]) for k in lora)
+
+
+def test_resuming_passes_over_a_checkpoint_whose_files_are_cut_short(tiny_model, tmp_path, capsys):
+    """A crash (or a full disk) while the last checkpoint was written: its adapter file is short. Resuming
+    falls back to the checkpoint before it, says so, and finishes the run."""
+
+    def trainer(steps: int):
+        model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
+        params = TrainParams(
+            max_steps=steps, batch_size=4, num_generations=4, max_completion_length=8, save_steps=1
+        )
+        return build_grpo_trainer(
+            model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in ROWS], [DigitShare()],
+            [1.0], params, "float32", "trl", "generate", 256, tmp_path / "ck",
+        )  # fmt: skip
+
+    trainer(3).train()  # a run that saved checkpoints 1, 2, 3 and then died
+    weights = tmp_path / "ck" / "checkpoint-3" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-64])
+    summary = train_and_publish(trainer(3), tmp_path / "ck", tmp_path / "grpo", tmp_path / "grpo.json", {})
+    out = capsys.readouterr().out
+    assert "checkpoint-3 is not usable (adapter_model.safetensors holds" in out
+    assert f"resuming from {tmp_path / 'ck' / 'checkpoint-2'} (step 2)" in out
+    assert summary["steps"] == 3 and summary["resumed_from_step"] == 2

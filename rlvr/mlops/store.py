@@ -27,6 +27,11 @@ HTTP_DEFAULTS = {
 }
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "mysql": 3306, "mssql": 1433}
+# The schemes MLflow's tracking and registry stores accept (`mlflow.tracking.registry`); a
+# `postgresql+psycopg2` style driver suffix is allowed.
+SCHEMES = (
+    "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc", "file",
+)  # fmt: skip
 
 
 class TrackingError(RlvrError):
@@ -44,13 +49,14 @@ def public_uri(uri: str) -> str:
     'https://mlflow.example.com:5000/'
     >>> public_uri("postgresql://mlflow:pw@db/mlflow"), public_uri("sqlite:///mlflow.db")
     ('postgresql://db/mlflow', 'sqlite:///mlflow.db')
+    >>> public_uri("databricks://scope:prefix"), public_uri("http://u:p@[::1]:5000")
+    ('databricks://scope:prefix', 'http://[::1]:5000')
     """
     parts = urlsplit(uri)
     if not parts.netloc:
         return uri
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    host = parts.netloc.rpartition("@")[2]  # credentials dropped; host and port kept as written
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -70,6 +76,13 @@ def check_store(uri: str, must_exist: bool = False) -> None:
     exist (or, with `must_exist`, a SQLite file that does not exist: a command that only reads would
     leave an empty store behind), or a server that does not answer."""
     shown = public_uri(uri)
+    scheme = urlsplit(uri).scheme.split("+")[0]
+    if scheme not in SCHEMES:
+        raise TrackingError(
+            f"MLFLOW_TRACKING_URI {shown}: MLflow has no tracking store for the scheme "
+            f"{scheme or '(none)'!r}; "
+            f"use one of {', '.join(SCHEMES)} (unset, it is the local sqlite:///mlflow.db)"
+        )
     database = sqlite_path(uri)
     if database is not None:
         if not database.parent.is_dir():
@@ -84,20 +97,15 @@ def check_store(uri: str, must_exist: bool = False) -> None:
             )
         return
     parts = urlsplit(uri)
-    if not parts.hostname:
+    if not parts.hostname or scheme == "databricks":
         return
     for key, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
     try:
-        if parts.scheme in ("http", "https"):
-            netloc = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
-            health = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
-            try:
-                urllib.request.urlopen(health, timeout=CONNECT_TIMEOUT_S).close()
-            except urllib.error.HTTPError:
-                pass  # the server answered; whether it likes the request is MLflow's business
+        if scheme in ("http", "https"):
+            _check_mlflow_server(parts, shown)
         else:
-            port = parts.port or DEFAULT_PORTS.get(parts.scheme.split("+")[0])
+            port = _port(parts) or DEFAULT_PORTS.get(scheme)
             if port:
                 socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
     except (OSError, urllib.error.URLError) as exc:
@@ -108,12 +116,46 @@ def check_store(uri: str, must_exist: bool = False) -> None:
         ) from None
 
 
+def _port(parts) -> int | None:
+    try:
+        return parts.port
+    except ValueError:  # a port that is no number
+        return None
+
+
+def _check_mlflow_server(parts, shown: str) -> None:
+    """An MLflow server answers GET /health with "OK"; anything else that answers HTTP is another server
+    (a wrong port, a proxy's error page). A server asking for credentials is taken at its word."""
+    netloc = parts.netloc.rpartition("@")[2]
+    health = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
+    try:
+        with urllib.request.urlopen(health, timeout=CONNECT_TIMEOUT_S) as answer:
+            body = answer.read(64).decode("utf-8", "replace").strip()
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return
+        body = f"HTTP {exc.code}"
+    if body != "OK":
+        raise TrackingError(
+            f"{shown} answers HTTP but is not an MLflow tracking server (GET /health gave {body[:40]!r}); "
+            "check the host and port of MLFLOW_TRACKING_URI"
+        )
+
+
 def client(must_exist: bool = False):
-    """An MlflowClient on the checked tracking URI, which also becomes the fluent API's URI."""
+    """An MlflowClient on the checked tracking URI, which also becomes the fluent API's URI. A store MLflow
+    refuses (a file store it no longer serves, say) is a TrackingError with MLflow's reason, in one line."""
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     uri = tracking_uri()
     check_store(uri, must_exist)
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(uri)
+    try:
+        mlflow_client = MlflowClient(uri)
+        mlflow_client.search_experiments(max_results=1)
+    except MlflowException as exc:
+        reason = " ".join(str(exc.message).split())[:300]
+        raise TrackingError(f"MLflow cannot use the tracking store {public_uri(uri)}: {reason}") from None
+    return mlflow_client

@@ -2,16 +2,16 @@
 
 A version carries the adapter and, when the base model cannot be fetched by name, the base model too: the
 embedded default's GGUF file, or a local base model's directory (a hub id and revision are fetched).
-`rlvr ask` and the promotion gate load versions here from their files alone, so no code stored in the
-registry runs; each version is downloaded once into the cache (RLVR_CACHE), and a GGUF base is
-converted once. `rlvr.serving.pyfunc` (what `mlflow.pyfunc.load_model` runs) builds its answerer here too.
+`rlvr ask` and the promotion gate load versions here from their files alone, so no code stored in the registry
+runs; each version is downloaded once into the cache (RLVR_CACHE), checked, and verified on every use
+(`local_copy`), and a GGUF base is converted once. `rlvr.serving.pyfunc` (what `mlflow.pyfunc.load_model`
+runs) builds its answerer here too.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +19,9 @@ import yaml
 
 from rlvr.config.schema import Markers
 from rlvr.errors import RlvrError
-from rlvr.hashing import hash_path
+from rlvr.files import replacing, write_text
+from rlvr.hashing import hash_path, short_hash
+from rlvr.mlops.registry import ADAPTER_TAG
 from rlvr.serving.answerer import Answerer
 from rlvr.training.models import (
     EMBEDDED,
@@ -29,6 +31,7 @@ from rlvr.training.models import (
     convert_gguf,
     embedded_gguf_dir,
 )
+from rlvr.training.weights import check_adapter, check_model, model_problem
 
 ADAPTER, BASE, BASE_GGUF = "adapter", "base", "base_gguf"
 MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -54,12 +57,10 @@ def base_model_dir(artifacts: dict[str, str], config: dict, dtype: str) -> Path:
     if BASE_GGUF in artifacts:
         gguf = Path(artifacts[BASE_GGUF])
         dest = cache_dir() / "models" / f"gguf-{hash_path(gguf)[:16]}-{dtype}"
-        if not (dest / "config.json").is_file():
-            partial = dest.with_name(dest.name + ".partial")
-            shutil.rmtree(partial, ignore_errors=True)
-            convert_gguf(gguf, partial, dtype)
-            shutil.rmtree(dest, ignore_errors=True)
-            partial.rename(dest)
+        if model_problem(dest):
+            with replacing(dest) as tmp:
+                convert_gguf(gguf, tmp, dtype)
+                check_model(tmp, f"converting {gguf.name} gave no whole model")
         return dest
     return base_for_inference(config["base_model"], config.get("revision"), dtype)
 
@@ -100,28 +101,72 @@ def resolve(mlflow_client, uri: str) -> tuple[str, int]:
 
 
 def local_copy(mlflow_client, name: str, version: int) -> Path:
-    """The version's files in the cache, downloaded on first use (versions never change)."""
-    import mlflow
+    """The version's files in the cache: downloaded once, whole, checked, and verified on every use.
 
+    The cache entry is keyed by what identifies the content: the store, the version, the run that logged
+    it, the model's source and, for versions rlvr registered, the adapter's content hash (a tag). A
+    registry recreated at the same path gives new runs, hence a new entry, never the old adapter. An entry
+    is published only once complete (MLmodel, a whole adapter, the base model's files) with the digest of
+    its files beside it; on use the digest is checked again, and an entry that differs is fetched anew."""
     from rlvr.mlops.store import public_uri, sqlite_path, tracking_uri
 
     uri = tracking_uri()
     database = sqlite_path(uri)
-    store = str(database.resolve()) if database else public_uri(uri)
-    dest = cache_dir() / "registry" / hashlib.sha256(store.encode()).hexdigest()[:12] / name / str(version)
-    if not (dest / "MLmodel").is_file():
-        partial = dest.with_name(dest.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(partial))
-        shutil.rmtree(dest, ignore_errors=True)
-        partial.rename(dest)
+    found = mlflow_client.get_model_version(name, str(version))
+    identity = {
+        "store": str(database.resolve()) if database else public_uri(uri),
+        "name": name,
+        "version": int(version),
+        "run_id": found.run_id,
+        "source": found.source,
+        ADAPTER_TAG: found.tags.get(ADAPTER_TAG),
+    }
+    dest = cache_dir() / "registry" / short_hash(json.dumps(identity, sort_keys=True))
+    stamp = dest.with_name(dest.name + ".json")
+    if dest.is_dir() and stamp.is_file():
+        if json.loads(stamp.read_text()).get("digest") == hash_path(dest):
+            return dest
+        print(
+            f"the cached copy of {name} v{version} ({dest}) changed since it was fetched: fetching it again"
+        )
+    stamp.unlink(missing_ok=True)
+    with replacing(dest) as tmp:
+        tmp.mkdir()
+        _download(f"models:/{name}/{version}", tmp, name, version)
+        artifacts, _ = read_mlmodel(tmp)
+        check_adapter(Path(artifacts[ADAPTER]), f"{name} v{version}'s adapter is incomplete in the registry")
+        if identity[ADAPTER_TAG] and hash_path(artifacts[ADAPTER]) != identity[ADAPTER_TAG]:
+            raise VersionNotFound(
+                f"{name} v{version}: the adapter in the registry is not the one registered (its content hash "
+                f"differs from the version's {ADAPTER_TAG} tag); register it again"
+            )
+        missing = [key for key, path in artifacts.items() if not Path(path).exists()]
+        if missing:
+            raise VersionNotFound(f"{name} v{version}: its artifacts {missing} are missing in the registry")
+    write_text(stamp, json.dumps({**identity, "digest": hash_path(dest)}))
     return dest
+
+
+def _download(model_uri: str, dest: Path, name: str, version: int) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest))
+    except (MlflowException, OSError) as exc:
+        reason = " ".join(str(getattr(exc, "message", exc)).split())[:300]
+        raise VersionNotFound(
+            f"cannot fetch {name} v{version}'s files from the registry ({reason}); its artifacts may have "
+            "been deleted: register it again, or use another version"
+        ) from None
 
 
 def read_mlmodel(model_dir: Path) -> tuple[dict[str, str], dict]:
     """A downloaded version's artifact paths and model_config, read as data from its MLmodel file."""
-    pyfunc = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"]
+    try:
+        pyfunc = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        raise VersionNotFound(f"{model_dir} holds no readable MLmodel of an rlvr version") from None
     artifacts = {
         name: str(model_dir / entry["path"]) for name, entry in (pyfunc.get("artifacts") or {}).items()
     }

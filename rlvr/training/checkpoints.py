@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rlvr.files import ADAPTER_MANIFEST, partial, publish, to_json, write_log
 from rlvr.hashing import short_hash
-from rlvr.training.weights import TRAINING_ARGS
+from rlvr.training.weights import TRAINING_ARGS, safetensors_problem
 
 
 def fingerprint(*parts: object) -> str:
@@ -27,16 +27,35 @@ def fingerprint(*parts: object) -> str:
 
 
 def last_checkpoint(folder: Path) -> str | None:
-    """The newest complete checkpoint in `folder`. The Trainer writes `trainer_state.json` after the
-    weights and optimizer, so a checkpoint whose save was interrupted by a kill has none (or a truncated
-    one) and is passed over for the one before it."""
+    """The newest whole checkpoint in `folder`, saying which newer ones it passed over and why.
+
+    The Trainer writes `trainer_state.json` after the weights and optimizer, so a save cut short by a kill
+    has none (or a truncated one); a disk error or a full disk can also leave a weights file short. Each
+    file is checked without loading it: the trainer state parses, every safetensors file is whole
+    (`rlvr.training.weights`), every torch file (optimizer, scheduler, RNG states) is a whole zip archive."""
     steps = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]), reverse=True)
     for checkpoint in steps:
-        try:
-            json.loads((checkpoint / "trainer_state.json").read_text())
-        except (OSError, ValueError):
+        if problem := checkpoint_problem(checkpoint):
+            print(f"{checkpoint.name} is not usable ({problem}); trying the one before it", flush=True)
             continue
         return str(checkpoint)
+    return None
+
+
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """What makes a saved checkpoint unusable (None: it is whole)."""
+    import zipfile
+
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return "no whole trainer_state.json"
+    for weights in checkpoint.glob("*.safetensors"):
+        if problem := safetensors_problem(weights):
+            return problem
+    for saved in (*checkpoint.glob("*.pt"), *checkpoint.glob("*.pth")):
+        if not zipfile.is_zipfile(saved):
+            return f"{saved.name} is cut short"
     return None
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlvr.errors import RlvrError
 from rlvr.files import BASE_MANIFEST, disk_full, replacing, to_json
-from rlvr.training.weights import ADAPTER_CONFIG, check_adapter, check_model
+from rlvr.training.weights import ADAPTER_CONFIG, check_adapter, check_model, model_problem
 
 if TYPE_CHECKING:
     from rlvr.config.schema import LoraParams
@@ -128,7 +128,7 @@ def base_for_inference(name: str, revision: str | None, dtype: str) -> Path:
         return Path(name)
     slug = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{name}@{revision or 'main'}-{dtype}")
     dest = cache_dir() / "models" / slug
-    if not (dest / "config.json").is_file():
+    if model_problem(dest):
         materialise_base(name, revision, dtype, dest)
     return dest
 
