@@ -167,3 +167,20 @@ def test_accuracy_stops_expensive_guesses_off_the_main_thread():
     with ThreadPoolExecutor(max_workers=1) as pool:
         scores = pool.submit(scored_within, Accuracy(), batch, 2 * TIMED_OUT_BOUND_S + 5.0).result()
     assert scores == [0.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9^{9^{9^{9}}}", "10^{10^{10}}", "2^{2^{2^{2^{2}}}}", "(x+1)^{1000}", "x^{12345}", "2**9**9",
+     "e^{10^{6}}", "100000!", "(" * 30 + "1" + ")" * 30, "\\frac{1}{" * 20 + "2" + "}" * 20, "3^{(2^{3})}"],
+)  # fmt: skip
+def test_towers_and_huge_powers_are_refused_before_any_symbolic_work(text):
+    """What no time limit makes cheap never reaches sympy: as a guess it is wrong, as a gold unverifiable,
+    without spending the limit (a GRPO step meets such completions)."""
+    from rlvr.verify.equivalence import _parsed_gold, too_costly
+
+    assert too_costly(text)
+    started = time.perf_counter()
+    assert Accuracy()([f"<SOLUTION>{text}</SOLUTION>"], answer=["42"]) == [0.0]
+    assert _parsed_gold(text) == ()
+    assert time.perf_counter() - started < GUESS_LIMIT_S

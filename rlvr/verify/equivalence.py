@@ -1,10 +1,11 @@
 r"""Symbolic equivalence of an answer with its gold, by math-verify, under a time limit that holds.
 
-Model text only ever reaches math-verify's own parser (never `eval` or `sympify`), and only after a
-length cap. Its work is bounded by `rlvr.verify.deadline` (math-verify's own single-alarm timeouts are
-off: an exception that lands in a garbage-collection callback is dropped, and the work runs on). Signal
-timers work only on the main thread of a process; a call made from another thread hands the work to a
-helper process, whose main thread keeps the same limits.
+Model text only ever reaches math-verify's own parser (never `eval` or `sympify`), and only after a length cap
+and a cheap refusal of what no time limit makes safe (`too_costly`). Its work is bounded by
+`rlvr.verify.deadline` (math-verify's own single-alarm timeouts are off: an exception that lands in a
+garbage-collection callback is dropped, and the work runs on). Signal timers work only on the main thread of a
+process; a call made from another thread hands the work to a helper process, whose main thread keeps the same
+limits.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ from rlvr.verify.deadline import OutOfTime, within
 # wrong); reading a gold stops after GOLD_LIMIT_S (the gold is then unverifiable), and reading and
 # comparing a guess after GUESS_LIMIT_S (the guess is then wrong).
 MAX_VERIFIED_CHARS = 300
-GOLD_LIMIT_S = 1.0
-GUESS_LIMIT_S = 3.0
+GOLD_LIMIT_S = 0.4
+GUESS_LIMIT_S = 0.4
+# What no time limit makes cheap, refused before any symbolic work (`too_costly`): sympy would try to
+# evaluate or expand these (a power tower, `(x+1)^{1000}`, `100000!`), and a few in a GRPO step would
+# each cost the whole limit.
+MAX_EXPONENT_DIGITS = 3
+MAX_FACTORIAL_DIGITS = 4
+MAX_NESTING = 12
 
 _EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 
@@ -45,6 +52,9 @@ _MATH_DELIMITERS = re.compile(r"\$|\\\(|\\\[|\\boxed")
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})?")
 _WORD = re.compile(r"[A-Za-z]{3,}|\b[A-Z]/[A-Z]\b")
 _PLAIN_NUMBER = re.compile(r"[0-9\s.,%+\-/]+")
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_EXPONENT_DIGITS + 1},}}")
+_HUGE_FACTORIAL = re.compile(rf"[0-9]{{{MAX_FACTORIAL_DIGITS + 1},}}\s*!")
+_PLAIN_EXPONENT = re.compile(r"[-+]?[0-9A-Za-z.^!]*")
 _T = TypeVar("_T")
 
 
@@ -69,11 +79,64 @@ def equivalent(guess: str | None, gold: str) -> bool | None:
     return _on_a_main_thread(_equivalent_here, guess, gold)
 
 
+def too_costly(text: str) -> bool:
+    r"""Whether a text asks sympy for work no time limit makes cheap: a power tower (an exponent holding
+    an exponent), an exponent or a factorial of a huge number, or brackets nested deeper than MAX_NESTING.
+    Only texts of at most MAX_VERIFIED_CHARS reach it, so its plain scans cost microseconds.
+
+    >>> [too_costly(t) for t in ("9^{9^{9^{9}}}", "10^{10^{10}}", "(x+1)^{1000}", "2**3**4", "123456!")]
+    [True, True, True, True, True]
+    >>> [too_costly(t) for t in (r"2^{10}", r"\frac{3}{4}", "x^2 + 1", "5!", r"\{1, 2\}", "10^{-3}")]
+    [False, False, False, False, False, False]
+    """
+    depth = deepest = 0
+    for char in text:
+        if char in "({[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")}]":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return True
+    if _HUGE_FACTORIAL.search(text):
+        return True
+    normalized = text.replace("**", "^")
+    for exponent in _exponents(normalized):
+        if "^" in exponent or "!" in exponent or _LONG_NUMBER.search(exponent):
+            return True
+    return False
+
+
+def _exponents(text: str) -> list[str]:
+    """The exponent after each `^`: a braced or bracketed group (balanced), else the next run of digits,
+    letters, `.` and `^` (so `2^3^4`'s first exponent is `3^4`)."""
+    found = []
+    for index, char in enumerate(text):
+        if char != "^":
+            continue
+        rest = text[index + 1 :].lstrip()
+        if rest[:1] in ("{", "("):
+            close = {"{": "}", "(": ")"}[rest[0]]
+            depth = 0
+            end = len(rest)
+            for position, inner in enumerate(rest):
+                depth += inner == rest[0]
+                depth -= inner == close
+                if depth == 0:
+                    end = position
+                    break
+            found.append(rest[1:end])
+        else:
+            match = _PLAIN_EXPONENT.match(rest)
+            found.append(match.group(0) if match else "")
+    return found
+
+
 def _equivalent_here(guess: str | None, gold: str) -> bool | None:
     gold_parsed = _parsed_gold(gold)
     if not gold_parsed:
         return None
-    if guess is None or len(guess) > MAX_VERIFIED_CHARS:
+    if guess is None or len(guess) > MAX_VERIFIED_CHARS or too_costly(guess):
         return False
     try:
         return within(GUESS_LIMIT_S, _equivalent, gold_parsed, guess)
@@ -95,7 +158,9 @@ def _parsed_gold(gold: str) -> tuple[object, ...]:
     expression, or if it is prose: a word answer (`seven`, `yes`, `N/A`, `5 apples`) is no gold to
     compare with, even where math-verify would read the letters of `seven` as a product of symbols or
     the number of `5 apples`. Cached: every completion of a group is checked against the same gold."""
-    if len(gold) > MAX_VERIFIED_CHARS or (not _MATH_DELIMITERS.search(gold) and _is_prose(gold)):
+    if len(gold) > MAX_VERIFIED_CHARS or too_costly(gold):
+        return ()
+    if not _MATH_DELIMITERS.search(gold) and _is_prose(gold):
         return ()
     try:
         parsed = within(GOLD_LIMIT_S, _reading, gold)

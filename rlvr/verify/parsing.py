@@ -13,10 +13,11 @@ import re
 
 from rlvr.config.schema import Markers
 
-# An unsigned decimal: `1,234` (comma groups of exactly three digits), `1234`, `3.25` or `.5`, with an
-# optional exponent (`2.5e3`). Exponents are read so that `1e999999` is seen as too large (and
-# rejected) instead of being read as 1.
-_UNSIGNED = r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+# An unsigned decimal: `1,234` or `1 234` (groups of exactly three digits, split by commas or by single
+# spaces, as math-verify reads `1 000`), `1234`, `3.25` or `.5`, with an optional exponent (`2.5e3`).
+# Exponents are read so that `1e999999` is seen as too large (and rejected) instead of being read as 1.
+_GROUPS = r"[0-9]{1,3}(?:(?:,[0-9]{3})+|(?:[ \u00a0\u2009\u202f][0-9]{3})+)(?![0-9])"
+_UNSIGNED = rf"(?:(?:{_GROUPS}|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _NUMBER = re.compile(rf"(?P<sign>[-+\u2212])?(?P<numerator>{_UNSIGNED})(?:/(?P<denominator>{_UNSIGNED}))?")
 
 
@@ -88,8 +89,8 @@ def as_number(text: str) -> float | None:
     Same grammar as `first_number`; golds go through this so that `x+1` or `\\frac{3}{4}` are not
     mistaken for the numbers 1 or 3.
 
-    >>> as_number(" 1,234 "), as_number("5."), as_number("42 apples")
-    (1234.0, 5.0, None)
+    >>> as_number(" 1,234 "), as_number("1 000"), as_number("5."), as_number("42 apples")
+    (1234.0, 1000.0, 5.0, None)
     """
     match = _NUMBER.fullmatch(text.strip().removesuffix("."))
     return None if match is None else _value(match)
@@ -104,10 +105,14 @@ def without_whitespace(text: str) -> str:
     return "".join(text.split())
 
 
+def _ungrouped(number: str) -> str:
+    return "".join(c for c in number if c not in ", \u00a0\u2009\u202f")
+
+
 def _value(match: re.Match[str]) -> float | None:
-    value = float(match["numerator"].replace(",", ""))
+    value = float(_ungrouped(match["numerator"]))
     if match["denominator"] is not None:
-        denominator = float(match["denominator"].replace(",", ""))
+        denominator = float(_ungrouped(match["denominator"]))
         if denominator == 0:
             return None
         value /= denominator
