@@ -4,7 +4,6 @@ problems side by side."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -14,8 +13,7 @@ from rlvr.evaluation.predictions import models_and_pairs, side_by_side
 from rlvr.evaluation.report import changed_rows_markdown, markdown_report
 from rlvr.files import read_jsonl
 from rlvr.mlops.dvcfile import paths
-
-MLFLOW_UI = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
+from rlvr.mlops.store import ui_url
 
 
 def run_note(outcome: dict[str, str], registered: dict | None) -> str:
@@ -26,11 +24,11 @@ def run_note(outcome: dict[str, str], registered: dict | None) -> str:
     if registered is None:
         return "No retraining: every stage was up to date."
     run = registered.get("run_name") or registered["run_id"]
-    link = f"{MLFLOW_UI}/#/experiments/{registered['experiment_id']}/runs/{registered['run_id']}"
-    return (
-        f"No retraining: every stage was up to date; showing run [{run}]({link}), "
-        f"{registered['model_name']} v{registered['version']}."
+    link = f"{ui_url()}/#/experiments/{registered['experiment_id']}/runs/{registered['run_id']}"
+    version = (
+        f"{registered['model_name']} v{registered['version']}" if registered.get("version") else "no version"
     )
+    return f"No retraining: every stage was up to date; showing run [{run}]({link}), {version}."
 
 
 def publish_report(root: Path, outcome: dict[str, str], change: ParamsChange) -> None:
@@ -42,7 +40,7 @@ def publish_report(root: Path, outcome: dict[str, str], change: ParamsChange) ->
     arms = json.loads(files["arms_report"].read_text()) if files["arms_report"].is_file() else {}
     notes = [*arms.get("conclusions", []), *(f"**Warning:** {w}" for w in arms.get("warnings", []))]
     sections = [
-        markdown_report(evaluation, registered, MLFLOW_UI, notes),
+        markdown_report(evaluation, registered, ui_url(), notes),
         f"\n{run_note(outcome, registered)}\n\n{change.describe()}",
         "\n## Answers that changed\n",
         changed_rows_markdown(rows, pairs),

@@ -14,22 +14,26 @@ import time
 import urllib.request
 from pathlib import Path
 
-import typer
-from prefect.schedules import Cron
+# The server's database, settings and logs live in the project (`.prefect/`, ignored by git), not in the
+# user's shared ~/.prefect; set before Prefect is imported, which reads its settings then.
+os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
 
-from flows import promotion
-from flows.pipeline import pipeline
-from rlvr.config.schema import load_params
-from rlvr.mlops.store import public_uri, tracking_uri
+import typer  # noqa: E402
+from prefect.schedules import Cron  # noqa: E402
+
+from flows import promotion  # noqa: E402
+from flows.pipeline import pipeline  # noqa: E402
+from rlvr.config.schema import load_params  # noqa: E402
+from rlvr.mlops.store import public_uri, tracking_uri  # noqa: E402
 
 
-def deployments(root: Path) -> list:
+def deployments(root: Path, scheduled: bool = True) -> list:
     schedule = load_params(root / "params.yaml").schedule
     parameters = {"root": str(root)}
     return [
         pipeline.to_deployment(
             name="scheduled",
-            schedules=[Cron(schedule.cron, timezone=schedule.timezone)],
+            schedules=[Cron(schedule.cron, timezone=schedule.timezone)] if scheduled else [],
             parameters=parameters,
             description="fetch, prepare, train, evaluate, register (DVC skips what is up to date)",
         ),
@@ -73,6 +77,9 @@ def main(
     host: str = typer.Option("127.0.0.1", help="Address the server binds to."),
     port: int = typer.Option(4200, help="Port of the server and its UI."),
     root: Path = typer.Option(Path("."), help="The project root."),
+    schedule: bool = typer.Option(
+        True, help="Run the pipeline on schedule.cron (--no-schedule: only when started by hand)."
+    ),
 ) -> None:
     from prefect import serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -81,7 +88,8 @@ def main(
     api = f"http://{host}:{port}/api"
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},  # no calls home
+        # the UI calls the API at the port it is served on; no calls home
+        env={**os.environ, "PREFECT_UI_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
     )
     try:
         wait_healthy(api, server)
@@ -89,11 +97,27 @@ def main(
             f"Prefect UI: http://{host}:{port}  (MLflow UI: `mlflow ui --backend-store-uri "
             f"{public_uri(tracking_uri())}`)"
         )
+        if schedule:
+            cron = load_params(root / "params.yaml").schedule
+            print(
+                f"The pipeline runs on schedule.cron ({cron.cron!r}, {cron.timezone}); the UI lists its next "
+                "runs. `--no-schedule` serves it to run by hand only. Ctrl-C stops the server."
+            )
         with temporary_settings({PREFECT_API_URL: api}):
-            serve(*deployments(root))
+            serve(*deployments(root, schedule))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
+
+
+def stop(server: subprocess.Popen, grace_s: float = 10) -> None:
+    """The server stopped: asked first, killed after `grace_s` (uvicorn can wait a long time for open
+    connections to close)."""
+    server.terminate()
+    try:
+        server.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 if __name__ == "__main__":

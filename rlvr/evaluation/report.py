@@ -86,15 +86,17 @@ def markdown_report(
     lines.append("")
     if registered is None:
         lines.append("No registered version yet.")
-    else:
-        name, version, run = registered["model_name"], registered["version"], registered["run_id"]
-        lines.append(
-            f"- MLflow run: [{run}]({mlflow_ui}/#/experiments/{registered['experiment_id']}/runs/{run})"
-        )
+        return "\n".join(lines)
+    run = registered["run_id"]
+    lines.append(f"- MLflow run: [{run}]({mlflow_ui}/#/experiments/{registered['experiment_id']}/runs/{run})")
+    name, version = registered["model_name"], registered.get("version")
+    if registered.get("registered", True):
         lines.append(
             f"- Registered model: [{name} v{version}]({mlflow_ui}/#/models/{name}/versions/{version})"
         )
         lines.append(f"- Aliases: {', '.join(registered['aliases'])}")
+    else:
+        lines.append(f"- No version registered: {registered.get('reason', 'registration is off')}")
     return "\n".join(lines)
 
 

@@ -59,6 +59,21 @@ def public_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def ui_url(uri: str | None = None) -> str:
+    """Where people browse the tracking store: MLFLOW_UI_URL when set; the server itself for an HTTP
+    tracking URI; else the address `mlflow ui` serves on by default.
+
+    >>> ui_url("https://u:p@mlflow.example.com:8443/"), ui_url("sqlite:///mlflow.db")
+    ('https://mlflow.example.com:8443', 'http://127.0.0.1:5000')
+    """
+    if os.environ.get("MLFLOW_UI_URL"):
+        return os.environ["MLFLOW_UI_URL"].rstrip("/")
+    uri = uri or tracking_uri()
+    if urlsplit(uri).scheme in ("http", "https"):
+        return public_uri(uri).rstrip("/")
+    return "http://127.0.0.1:5000"
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a SQLite tracking URI (None for any other URI or an in-memory database).
 
