@@ -7,6 +7,8 @@ start with `python -m flows.serve`; this is everything around them.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -50,6 +52,28 @@ def report(root: Path = ROOT) -> None:
             console.print(f"- {line}")
         for line in arms["warnings"]:
             console.print(f"[yellow]warning:[/yellow] {line}")
+
+
+@app.command()
+def plots(
+    root: Path = ROOT,
+    out: Path = typer.Option(Path("dvc_plots/offline.html"), help="The page to write (one file)."),
+) -> None:
+    """Draw the pipeline's plots (`dvc plots`' definitions and data) into one HTML page that needs no
+    network: the curves as SVG (vl-convert renders Vega-Lite in-process), the charts as embedded PNGs.
+    `dvc plots show` draws the same page with Vega loaded from a CDN, blank offline."""
+    from rlvr.evaluation.report import offline_plots_page
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=root, capture_output=True, text=True
+    )
+    if shown.returncode != 0:
+        reason = shown.stderr.strip()[-500:]
+        _fail(RlvrError(f"dvc plots show failed in {root}: {reason}; run `dvc repro` first"))
+    from rlvr.files import write_text
+
+    write_text(root / out, offline_plots_page(json.loads(shown.stdout)["data"]))
+    console.print(f"{root / out}: every plot, drawn offline")
 
 
 @app.command("use-profile")

@@ -92,6 +92,8 @@ def test_full_repro_writes_every_output_and_registers_a_challenger(reproduced):
     assert float(version.tags["heldout_accuracy"]) == metrics["grpo"]["accuracy"]
     assert version.tags["base_model"] == "tiny-model"
     assert version.tags["data_md5"] != "unknown" and len(version.tags["git_commit"]) >= 40
+    # the pipeline leaves the checkout clean: the .gitignore files DVC writes are the ones shipped
+    assert not version.tags["git_commit"].endswith("+dirty")
     run = client.get_run(record["run_id"])
     assert run.data.metrics["heldout/grpo/accuracy"] == metrics["grpo"]["accuracy"]
     assert run.data.params["train.max_steps"] == "2"
@@ -105,16 +107,17 @@ def test_dvc_plots_render_the_logged_curves_and_the_charts(project_copy, tmp_pat
     files = paths(project_copy)
     shown = json.loads(dvc(project_copy, "plots", "show", "--json").stdout)["data"]
     assert sorted(shown) == [
-        "GRPO groups with no learning signal", "GRPO rewards per step", "SFT loss per step",
-        "plots/before_after.png", "plots/training.png",
+        "GRPO from the base model, rewards per step", "GRPO groups with no learning signal",
+        "GRPO rewards per step", "SFT loss per step", "plots/before_after.png", "plots/training.png",
     ]  # fmt: skip
+    spec = shown["GRPO rewards per step"][0]["content"]
+    assert spec["encoding"]["x"]["title"] == "GRPO step" and "mean reward per completion" in json.dumps(spec)
     logs = {name: read_log(files["logs"] / f"{name}.json") for name in ("sft", "grpo")}
     rewards = shown["GRPO rewards per step"][0]["content"]["data"]["values"]
-    drawn = {(row["filename::field"], row["step"]): row["dvc_inferred_y_value"] for row in rewards}
+    drawn = {(row["field"], row["step"]): row["dvc_inferred_y_value"] for row in rewards}
     expected = {
-        (f"{arm}.json::{field}", row["step"]): row[field]
-        for arm in ("grpo",)
-        for row in logs[arm]
+        (field, row["step"]): row[field]
+        for row in logs["grpo"]
         for field in ("reward", "rewards/accuracy/mean", "rewards/check_answer/mean")
     }
     assert expected.items() <= drawn.items() and len(expected) == 6
@@ -128,6 +131,20 @@ def test_dvc_plots_render_the_logged_curves_and_the_charts(project_copy, tmp_pat
     dvc(project_copy, "plots", "show", "--out", str(tmp_path / "html"))
     page = (tmp_path / "html" / "index.html").read_text()
     assert "frac_reward_zero_std" in page and "workspace_plots_training.png" in page
+    # `rlvr plots`: the same plots in one page that needs no network (no script at all)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "rlvr"), "plots", "--root", str(project_copy)],
+        capture_output=True, text=True, env=project_env(project_copy),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    offline = (project_copy / "dvc_plots" / "offline.html").read_text(encoding="utf-8")
+    assert (
+        '<meta charset="utf-8">' in offline
+        and "<script" not in offline
+        and "http" not in offline.split("<svg")[0]
+    )
+    # three curves (the base arm is off in the tiny profile: its plot has no data) and the two charts
+    assert offline.count("<svg") == 3 and offline.count("data:image/png;base64,") == 2
 
 
 def test_stage_order_follows_the_dag(reproduced):

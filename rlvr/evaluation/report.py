@@ -4,6 +4,7 @@ place reports are rendered: `rlvr report`, the Prefect run's artifact and the ML
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from rlvr.evaluation.scoring import COMPARISONS, models_of
 from rlvr.evaluation.stats import conclusion, points
@@ -130,3 +131,26 @@ def _cell(text: str, width: int = 120) -> str:
     text = " ".join(str(text).split())
     text = text if len(text) <= width else text[: width - 1] + "…"
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def offline_plots_page(shown: dict) -> str:
+    """One self-contained HTML page of `dvc plots show --json`'s plots: Vega-Lite specs drawn as SVG by
+    vl-convert (no JavaScript, no network), image plots embedded as data URLs, in UTF-8."""
+    import base64
+    import html
+
+    import vl_convert
+
+    sections = []
+    for name, renders in shown.items():
+        for render in renders:
+            if render.get("type") == "vega":
+                figure = vl_convert.vegalite_to_svg(render["content"])
+            else:
+                data = base64.b64encode(Path(render["url"]).read_bytes()).decode()
+                figure = f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+            sections.append(f"<section><h2>{html.escape(name)}</h2>{figure}</section>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>rlvr plots</title></head>\n'
+        "<body>\n" + "\n".join(sections) + "\n</body></html>\n"
+    )
