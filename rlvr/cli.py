@@ -168,11 +168,13 @@ def ask(
     from rlvr.mlops.store import client
     from rlvr.serving import versions as registered
 
+    if not question.strip():
+        _fail(RlvrError('the question is empty; ask something, e.g. rlvr ask "What is 48 + 27?"'))
     try:
         answerer, _, _ = registered.load(client(must_exist=True), model)
+        completion = answerer.complete([question])[0]
     except RlvrError as exc:
         _fail(exc)
-    completion = answerer.complete([question])[0]
     shown, note = shown_answer(completion, answerer.markers, show_reasoning)
     typer.echo(shown)
     if note:

@@ -35,13 +35,18 @@ def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch, tmp_path
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == expected[0] + "\n"
-    cached = list((tmp_path / "cache" / "registry").glob("*/rlvr-math/1/MLmodel"))
-    assert len(cached) == 1  # the version, downloaded once
+    cached = list((tmp_path / "cache" / "registry").glob("*/MLmodel"))
+    assert len(cached) == 1  # the version, downloaded once (and its digest beside it)
+    assert len(list((tmp_path / "cache" / "registry").glob("*.json"))) == 1
     # the random tiny model writes no solution section: ask says so and prints the completion
     result = runner.invoke(app, ["ask", question, "--model", "models:/rlvr-math/1"])
     assert result.exit_code == 0 and result.stdout == expected[0] + "\n"
     assert "no <SOLUTION> section" in result.stderr
     assert not (tmp_path / "mlflow.db").exists()
+    # a blank question, and one longer than the model reads, are refused in one line before generating
+    for asked, says in (("  ", "the question is empty"), ("What is 1 + 1? " * 600, "shorten the question")):
+        result = runner.invoke(app, ["ask", asked, "--model", "models:/rlvr-math/1"])
+        assert result.exit_code == 1 and says in " ".join(result.output.split()), result.output
 
 
 def test_ask_names_a_missing_model(tmp_path, monkeypatch):

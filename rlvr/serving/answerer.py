@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.config.schema import Markers
-from rlvr.data.prompts import chat_prompt, prefill_template
+from rlvr.data.prompts import chat_prompt, prefill_template, prompt_ids
+from rlvr.errors import RlvrError
 from rlvr.training.decoding import generate
 from rlvr.training.hardware import cuda_available, resolve_dtype
 from rlvr.training.models import base_for_inference, load_model, load_tokenizer
+
+
+class QuestionRefused(RlvrError):
+    """A question the model cannot answer as asked (blank, or longer than it reads)."""
 
 
 @dataclass
@@ -50,7 +55,19 @@ class Answerer:
         return cls(model, tokenizer, markers, max_new_tokens, engine)
 
     def complete(self, questions: Sequence[str], batch_size: int = 8) -> list[str]:
+        """Greedy answers; a question that is blank, or longer than the model reads (its prompt and the
+        answer's `max_new_tokens` together), is refused in one line before any generation."""
         prompts = [chat_prompt(question, self.markers) for question in questions]
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        for number, (question, prompt) in enumerate(zip(questions, prompts, strict=True), start=1):
+            if not question.strip():
+                raise QuestionRefused(f"question {number} is empty; ask something")
+            tokens = len(prompt_ids(self.tokenizer, prompt))
+            if limit and tokens + self.max_new_tokens > limit:
+                raise QuestionRefused(
+                    f"question {number} makes a prompt of {tokens} tokens; this model reads {limit} at most, "
+                    f"{self.max_new_tokens} of them for its answer: shorten the question"
+                )
         completions, _ = generate(
             self.model,
             self.tokenizer,
