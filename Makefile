@@ -36,6 +36,11 @@ SHOWCASE ?=
 showcase: setup
 	$(BIN)/python -m benchmarks.showcase $(SHOWCASE)
 
+# The seed recipe (profiles/qwen3-4b.yaml) end to end, offline, on stand-ins of the same shape (a tiny
+# Qwen3, an Open R1 Math-shaped snapshot, a MATH-500-shaped one) in a scratch project: rehearsal/.
+rehearse: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m rehearsal
+
 # Lint first (seconds), then the tests on two workers, one thread each: most of a test's time is a stage
 # process importing torch and friends, which one core does alone; the tests on the session's reproduced
 # project share one worker (conftest).

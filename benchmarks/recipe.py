@@ -29,7 +29,7 @@ from rlvr.config.schema import LoraParams, Markers, SftParams, TrainParams
 from rlvr.data.examples import to_grpo_example, to_sft_example
 from rlvr.data.prepare import problem_id
 from rlvr.data.problems import make_problems
-from rlvr.data.prompts import chat_prompt, prefill_template
+from rlvr.data.prompts import chat_prompt, format_template
 from rlvr.evaluation.scoring import score_completions, summarise
 from rlvr.evaluation.stats import fixed_and_broken, paired_comparison
 from rlvr.training.checkpoints import train_and_publish
@@ -73,7 +73,7 @@ def sft_adapter(base: Path, rows: list[dict], work: Path, steps: int) -> Path:
 def evaluate(base: Path, adapter: Path | None, rows: list[dict], tokens: int, markers: Markers) -> list[dict]:
     model = load_model(base, "float32", adapter=adapter)
     prompts = [chat_prompt(r["problem"], markers) for r in rows]
-    tokenizer = prefill_template(load_tokenizer(base), markers)
+    tokenizer = format_template(load_tokenizer(base), markers)
     completions, lengths = generate(model, tokenizer, prompts, tokens, batch_size=32, desc="heldout")
     return score_completions(completions, [r["answer"] for r in rows], lengths, markers)
 
@@ -136,7 +136,7 @@ def main(
         scale_rewards=scale_rewards, save_steps=max(1, eval_every or steps), seed=seed,
     )  # fmt: skip
     model, tokenizer, peft_config = load_trainable(base, "float32", LoraParams(), origin, "trl", 512)
-    tokenizer = prefill_template(tokenizer, markers)
+    tokenizer = format_template(tokenizer, markers)
     reward_weights = [float(w) for w in weights.split(",")] if weights else [1.0] * len(names)
     trainer = build_grpo_trainer(
         model, tokenizer, peft_config, [to_grpo_example(r, markers) for r in train_rows],

@@ -18,7 +18,7 @@ import typer
 
 from rlvr.config.schema import HELDOUT, load_params
 from rlvr.data.prepare import problem_id
-from rlvr.data.prompts import chat_prompt, prefill_template
+from rlvr.data.prompts import chat_prompt, format_template
 from rlvr.errors import DataError
 from rlvr.evaluation.conclusions import (
     answer_reward,
@@ -71,7 +71,7 @@ def main(
     p = load_params(params)
     rows = read_jsonl(data / HELDOUT_SET)[: p.evaluate.max_problems]
     problems = {HELDOUT: rows} | benchmark_problems(p.evaluate.suites, suites)
-    tokenizer = prefill_template(load_tokenizer(base), p.format)
+    tokenizer = format_template(load_tokenizer(base), p.format)
     dtype = resolve_dtype(p.model.dtype)
     # Decode as GRPO sampled (vLLM merges the LoRA into its weights, as the merged engine does).
     engine = select_generation(p.train.generation, select_backend(p.train.backend))

@@ -8,7 +8,7 @@ import typer
 
 from rlvr.config.schema import load_params
 from rlvr.data.prepare import prepare_rows
-from rlvr.data.prompts import chat_prompt, prefill_template, prompt_ids
+from rlvr.data.prompts import chat_prompt, format_template, prompt_ids
 from rlvr.errors import DataError
 from rlvr.files import HELDOUT_SET, TRAIN_SET, read_jsonl, replacing, write_json, write_jsonl
 from rlvr.training.models import load_tokenizer
@@ -24,7 +24,7 @@ def main(
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
-    tokenizer = prefill_template(load_tokenizer(base), p.format)
+    tokenizer = format_template(load_tokenizer(base), p.format)
 
     def prompt_tokens(problem: str) -> int:
         return len(prompt_ids(tokenizer, chat_prompt(problem, p.format)))
@@ -36,6 +36,7 @@ def main(
         is_verifiable=gold_is_verifiable,
         prompt_tokens=prompt_tokens,
         max_prompt_tokens=p.prepare.max_prompt_tokens,
+        max_prompt_quantile=p.prepare.max_prompt_quantile,
     )
     if not prepared.train or not prepared.heldout:
         raise DataError(

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from rlvr.config.schema import load_params
-from rlvr.data.prompts import chat_prompt, prefill_template
+from rlvr.data.prompts import chat_prompt, format_template
 from rlvr.data.selection import histogram, pass_counts, select
 from rlvr.errors import DataError
 from rlvr.evaluation.scoring import score_completions
@@ -47,7 +47,7 @@ def main(
     adapter = sft if has_adapter(sft) else None
     dtype = resolve_dtype(p.model.dtype)
     model = load_model(base, dtype, adapter=adapter).to("cuda" if cuda_available() else "cpu")
-    tokenizer = prefill_template(load_tokenizer(base), p.format)
+    tokenizer = format_template(load_tokenizer(base), p.format)
     origin = "the SFT adapter" if adapter else "the base model"
     print(f"select: {len(scored)} problems x {s.samples} samples from {origin}, temperature {t.temperature}")
     completions = sample(

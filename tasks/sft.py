@@ -6,13 +6,14 @@ from the base model.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from rlvr.config.schema import load_params
 from rlvr.data.examples import sft_examples
-from rlvr.data.prompts import conversation_ids, prefill_template
+from rlvr.data.prompts import conversation_ids, format_template, template_problems
 from rlvr.errors import DataError
 from rlvr.files import BASE_MANIFEST, TRAIN_SET, read_jsonl
 from rlvr.hashing import hash_path
@@ -20,7 +21,7 @@ from rlvr.mlops.live import live_metrics
 from rlvr.mlops.runs import stage_run
 from rlvr.training.checkpoints import fingerprint, train_and_publish
 from rlvr.training.hardware import resolve_dtype, select_backend
-from rlvr.training.models import load_tokenizer, load_trainable
+from rlvr.training.models import load_tokenizer, load_trainable, stop_ids
 from rlvr.training.trainers import build_sft_trainer
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, relaunched, skipped, stage
 
@@ -39,7 +40,7 @@ def main(
         print("sft: skipped (sft.max_steps is 0)")
         return
     train_file = data / TRAIN_SET
-    tokenizer = prefill_template(load_tokenizer(base), p.format)
+    tokenizer = format_template(load_tokenizer(base), p.format)
     examples, left_out = sft_examples(
         read_jsonl(train_file),
         p.format,
@@ -75,9 +76,13 @@ def main(
             max_seq_length=p.sft.max_length,
             gradient_checkpointing=p.sft.gradient_checkpointing,
         )
+        for problem in template_problems(
+            format_template(tokenizer, p.format), p.format, stop_ids(model, tokenizer)
+        ):
+            print(f"warning: {problem}", file=sys.stderr, flush=True)
         trainer = build_sft_trainer(
             model,
-            prefill_template(tokenizer, p.format),
+            format_template(tokenizer, p.format),
             peft_config,
             examples,
             p.sft,

@@ -8,21 +8,22 @@ from the base already), the stage writes a manifest saying so and no adapter.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from rlvr.config.schema import load_params
 from rlvr.data.examples import to_grpo_example
-from rlvr.data.prompts import prefill_template
+from rlvr.data.prompts import format_template, template_problems
 from rlvr.errors import RlvrError
 from rlvr.files import BASE_MANIFEST, TRAIN_SET, read_jsonl
 from rlvr.hashing import hash_path
 from rlvr.mlops.live import live_metrics
 from rlvr.mlops.runs import stage_run
 from rlvr.training.checkpoints import fingerprint, train_and_publish
-from rlvr.training.hardware import resolve_dtype, select_backend, select_generation
-from rlvr.training.models import has_adapter, load_trainable
+from rlvr.training.hardware import resolve_dtype, resolve_optim, select_backend, select_generation
+from rlvr.training.models import has_adapter, load_trainable, stop_ids
 from rlvr.training.trainers import build_grpo_trainer
 from rlvr.verify.rewards import build_rewards
 from tasks import BASE, CHECKPOINTS, DATA, PARAMS, SFT, relaunched, skipped, stage
@@ -79,7 +80,9 @@ def main(
             gradient_checkpointing=t.gradient_checkpointing,
             fast_inference=generation == "vllm" and backend == "unsloth",
         )
-        tokenizer = prefill_template(tokenizer, p.format)
+        tokenizer = format_template(tokenizer, p.format)
+        for problem in template_problems(tokenizer, p.format, stop_ids(model, tokenizer)):
+            print(f"warning: {problem}", file=sys.stderr, flush=True)
         names = list(t.rewards)
         trainer = build_grpo_trainer(
             model,
@@ -97,9 +100,11 @@ def main(
         )
         tokens = t.batch_size * t.gradient_accumulation_steps * t.max_completion_length
         origin = "the SFT adapter" if adapter else "the base model"
+        optim = resolve_optim(t.optim)
         print(
             f"train: {arm} from {origin}: {backend} backend, {dtype}, generation with {generation}, "
-            f"{t.max_steps} steps of up to {tokens} completion tokens each"
+            f"{t.max_steps} steps of up to {tokens} completion tokens each, optimizer {optim}"
+            + (f" (train.optim {t.optim} needs bitsandbytes on a CUDA GPU)" if optim != t.optim else "")
         )
         trainer.add_callback(live_metrics(trainer, p.tracking.completions_every))
         summary = train_and_publish(

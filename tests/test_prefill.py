@@ -7,7 +7,7 @@ import pytest
 
 from rlvr.config.schema import Markers, SftParams, parse_params
 from rlvr.data.examples import to_sft_example
-from rlvr.data.prompts import chat_prompt, conversation_ids, prefill_template, prompt_ids
+from rlvr.data.prompts import chat_prompt, conversation_ids, format_template, prompt_ids
 from rlvr.evaluation.scoring import score_completions
 from rlvr.training.models import load_tokenizer, load_trainable
 from rlvr.training.trainers import build_sft_trainer
@@ -47,10 +47,10 @@ def test_the_prompt_ends_with_the_reasoning_start(tiny_model):
     tokenizer = load_tokenizer(tiny_model)
     messages = chat_prompt(ROW["problem"], PREFILL)
     plain = tokenizer.decode(prompt_ids(tokenizer, messages))
-    assert prefill_template(tokenizer, Markers()).decode(prompt_ids(tokenizer, messages)) == plain
+    assert format_template(tokenizer, Markers()).decode(prompt_ids(tokenizer, messages)) == plain
 
-    prefill_template(tokenizer, PREFILL)
-    prefill_template(tokenizer, PREFILL)  # a tokenizer saved with an adapter carries the template already
+    format_template(tokenizer, PREFILL)
+    format_template(tokenizer, PREFILL)  # a tokenizer saved with an adapter carries the template already
     assert tokenizer.decode(prompt_ids(tokenizer, messages)) == plain + "<start_working_out>"
     # What TRL renders for GRPO: the tokenizer's own template
     rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -60,7 +60,7 @@ def test_the_prompt_ends_with_the_reasoning_start(tiny_model):
 
 def test_a_marker_is_rendered_as_written(tiny_model):
     odd = Markers(reasoning_start='<think "it" {{ through }}\\ ≥>', prefill_reasoning=True)
-    tokenizer = prefill_template(load_tokenizer(tiny_model), odd)
+    tokenizer = format_template(load_tokenizer(tiny_model), odd)
     rendered = tokenizer.apply_chat_template(
         [{"role": "user", "content": "?"}], tokenize=False, add_generation_prompt=True
     )
@@ -74,7 +74,7 @@ def test_the_sft_trainer_learns_the_target_after_the_prefilled_marker(tiny_model
     model, tokenizer, peft_config = load_trainable(
         tiny_model, "float32", parse_params({}).lora, None, "trl", 512
     )
-    tokenizer = prefill_template(tokenizer, PREFILL)
+    tokenizer = format_template(tokenizer, PREFILL)
     prompt = prompt_ids(tokenizer, example["prompt"])
     whole = conversation_ids(tokenizer, example["prompt"] + example["completion"])
     assert whole[: len(prompt)] == prompt

@@ -183,6 +183,9 @@ class PrepareParams(Section):
     heldout_fraction: float = Field(default=0.25, gt=0, lt=1)
     salt: str = "rlvr-heldout-v1"
     max_prompt_tokens: int = Field(default=256, gt=0)
+    # also drop prompts longer than this quantile of the prompts' lengths (Unsloth's notebook keeps the
+    # shortest 90%: 0.9); null: the token budget alone
+    max_prompt_quantile: float | None = Field(default=None, gt=0, le=1)
 
 
 class ModelParams(Section):
@@ -215,7 +218,21 @@ class SftParams(Section):
     # demonstrations are scarce and a verifier is cheap; null: every one
     max_examples: int | None = Field(default=None, gt=0)
     gradient_checkpointing: bool = False  # trades compute for memory; a 135M model needs no such trade
+    weight_decay: float = Field(default=0.0, ge=0)
+    warmup_steps: float = Field(default=0, ge=0)  # an int is steps, a float in [0, 1) a ratio
+    lr_scheduler_type: str = "constant"  # one of transformers' SchedulerType values
+    optim: str = "adamw_torch_fused"  # one of transformers' OptimizerNames values
     seed: int = 0
+
+    @field_validator("lr_scheduler_type")
+    @classmethod
+    def _a_transformers_scheduler(cls, name: str) -> str:
+        return _one_of(name, transformers_names("trainer_utils", "SchedulerType"))
+
+    @field_validator("optim")
+    @classmethod
+    def _a_transformers_optimizer(cls, name: str) -> str:
+        return _one_of(name, transformers_names("training_args", "OptimizerNames"))
 
 
 class SelectParams(Section):
@@ -436,6 +453,9 @@ class Markers(Section):
     solution_start: str = "<SOLUTION>"
     solution_end: str = "</SOLUTION>"
     prefill_reasoning: bool = False  # the prompt ends with reasoning_start, as in Unsloth's notebook
+    # model: the tokenizer's own chat template; plain: no role tags, turns ended by the model's end token,
+    # as Unsloth's notebook writes for a base model (rlvr.data.prompts.plain_template)
+    chat_template: Literal["model", "plain"] = "model"
 
     @model_validator(mode="after")
     def _distinct_and_non_empty(self) -> Markers:
@@ -447,6 +467,7 @@ class Markers(Section):
         return self
 
     def as_tuple(self) -> tuple[str, str, str, str]:
+        """The four markers, in the order a completion writes them."""
         return (self.reasoning_start, self.reasoning_end, self.solution_start, self.solution_end)
 
     def written(self) -> tuple[str, ...]:

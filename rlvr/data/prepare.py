@@ -106,6 +106,20 @@ def is_heldout(problem: str, fraction: float, salt: str) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
+def prompt_limit(lengths: list[int], budget: int, quantile: float | None) -> int:
+    """The longest prompt kept, in tokens: the budget, or the `quantile` of the lengths when lower
+    (numpy's linear quantile, rounded down, as the notebook computes it).
+
+    >>> prompt_limit(list(range(1, 101)), budget=512, quantile=0.9), prompt_limit([10, 20], 15, None)
+    (90, 15)
+    """
+    if quantile is None or not lengths:
+        return budget
+    import numpy as np
+
+    return min(budget, int(np.quantile(lengths, quantile)))
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The outcome of `prepare_rows`: the two sets and the drops by reason (every reason, zeros too)."""
@@ -129,6 +143,7 @@ def prepare_rows(
     is_verifiable: Callable[[str], bool],
     prompt_tokens: Callable[[str], int],
     max_prompt_tokens: int,
+    max_prompt_quantile: float | None = None,
 ) -> Prepared:
     """Clean, dedupe, filter and split rows.
 
@@ -137,17 +152,24 @@ def prepare_rows(
     task, a task that is not on `rlvr.data.gym.SAFE_TASKS`, whose verifier is never called) and rows
     whose prompt is too long (`prompt_tokens(problem) > max_prompt_tokens`) are dropped. The caller
     supplies both checks (the reward's parser and a tokenizer), which keeps this module free of them;
-    `prompt_tokens` gets the problem and is expected to count the whole prompt built around it.
+    `prompt_tokens` gets the problem and is expected to count the whole prompt built around it. With
+    `max_prompt_quantile` the limit is also that quantile of the verifiable prompts' lengths
+    (`prompt_limit`), the way Unsloth's notebook keeps the shortest 90%.
     """
     clean, drops = clean_rows(rows)
     unique, duplicates = dedupe(clean)
     drops["duplicate"] = duplicates
+    verifiable = []
+    for row in unique:
+        if row["task"] in SAFE_TASKS if "task" in row else is_verifiable(row["answer"]):
+            verifiable.append((row, prompt_tokens(row["problem"])))
+        else:
+            drops["unverifiable_answer"] += 1
+    limit = prompt_limit([n for _, n in verifiable], max_prompt_tokens, max_prompt_quantile)
     train: list[dict] = []
     heldout: list[dict] = []
-    for row in unique:
-        if not (row["task"] in SAFE_TASKS if "task" in row else is_verifiable(row["answer"])):
-            drops["unverifiable_answer"] += 1
-        elif prompt_tokens(row["problem"]) > max_prompt_tokens:
+    for row, length in verifiable:
+        if length > limit:
             drops["prompt_too_long"] += 1
         elif is_heldout(row["problem"], heldout_fraction, salt):
             heldout.append(row)

@@ -10,7 +10,7 @@ are those of Unsloth's Qwen3 GRPO notebook.
 
 With `prefill_reasoning` (the notebook's chat template) the prompt itself ends with the reasoning start,
 so the model's completion begins inside the reasoning section. The chat template carries it
-(`prefill_template`): TRL renders training prompts with the tokenizer's template, and evaluation and
+(`format_template`): TRL renders training prompts with the tokenizer's template, and evaluation and
 inference render theirs with `prompt_ids`. The SFT target keeps the marker, which the prompt then
 already holds: the trainer learns only the tokens after the prompt. The rewards read the marker back
 in front of the completion (`Markers.opened`).
@@ -60,13 +60,28 @@ def target_completion(solution: str, answer: str, markers: Markers) -> str:
     )
 
 
-def prefill_template(tokenizer, markers: Markers):
-    """The tokenizer, its chat template ending the generation prompt with the reasoning start when
-    `markers.prefill_reasoning` (Unsloth's notebook's template does the same); as it was otherwise.
+def plain_template(markers: Markers) -> str:
+    """A chat template with no role tags, as Unsloth's Qwen3 GRPO notebook writes for a base model: the
+    system prompt and each assistant turn end with the tokenizer's end token (the one a base model stops
+    on), the user's text stands alone, and the generation prompt is the reasoning start when
+    `prefill_reasoning`. Written here from that behaviour."""
+    opening = json.dumps(markers.reasoning_start, ensure_ascii=False) if markers.prefill_reasoning else "''"
+    return (
+        "{%- for message in messages %}"
+        "{%- if message.role == 'user' %}{{- message.content }}"
+        "{%- elif message.role in ('system', 'assistant') %}{{- message.content + eos_token }}{%- endif %}"
+        "{%- endfor %}"
+        "{%- if add_generation_prompt %}{{- " + opening + " }}{%- endif %}"
+    )
 
-    The marker is added after the template's own generation prompt, once: a tokenizer saved beside a
-    trained adapter already carries it.
-    """
+
+def format_template(tokenizer, markers: Markers):
+    """The tokenizer with the chat template params ask for (`format.chat_template`): the model's own, its
+    generation prompt ending with the reasoning start when `prefill_reasoning` (added once: a tokenizer
+    saved beside a trained adapter carries it already); or rlvr's `plain_template`."""
+    if markers.chat_template == "plain":
+        tokenizer.chat_template = plain_template(markers)
+        return tokenizer
     if not markers.prefill_reasoning:
         return tokenizer
     opening = (
@@ -77,6 +92,36 @@ def prefill_template(tokenizer, markers: Markers):
     if not tokenizer.chat_template.endswith(opening):
         tokenizer.chat_template += opening
     return tokenizer
+
+
+def template_problems(tokenizer, markers: Markers, stop_ids: set[int]) -> list[str]:
+    """What the chat template does to the taught format, found by rendering one example: a conversation
+    that does not start with its own prompt, text the template writes before the answer (Qwen3's template
+    opens the last assistant turn with an empty `<think>` block: SFT would teach it and the exact-format
+    reward refuse it), or an assistant turn that ends with no token the model stops on (`stop_ids`: a base
+    model ends with `<|endoftext|>`, not `<|im_end|>`), so GRPO's samples would run to the length limit."""
+    answer = target_completion("1 + 1 = 2", "2", markers)
+    prompt = chat_prompt("What is 1 + 1?", markers)
+    head = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    whole = tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": answer}], tokenize=False)
+    if not whole.startswith(head):
+        return [f"the chat template's conversation does not start with its prompt ({head[-40:]!r})"]
+    said = markers.opened(whole[len(head) :]) if markers.prefill_reasoning else whole[len(head) :]
+    problems = []
+    if not said.startswith(answer):
+        inserted = said[: max(0, said.find(markers.reasoning_start))] or said[:40]
+        problems.append(
+            f"the chat template writes {inserted!r} before the answer: SFT would teach it and the format "
+            "rewards refuse it; set format.chat_template: plain"
+        )
+    tail = said[said.find(answer) + len(answer) :] if answer in said else ""
+    tail_ids = tokenizer(tail, add_special_tokens=False)["input_ids"]
+    if not set(tail_ids) & stop_ids:
+        problems.append(
+            f"an assistant turn ends with {tail!r}, and the model stops on none of its tokens: samples "
+            "would run to max_completion_length; set format.chat_template: plain (it ends turns with EOS)"
+        )
+    return problems
 
 
 def prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:

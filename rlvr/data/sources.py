@@ -7,6 +7,7 @@ naming it. What happens to the rows next lives in `rlvr.data.prepare`.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,25 +41,37 @@ def load_hub(
     "default" unless the directory holds the repo's README.md, whose `configs` section names the others.
     """
     columns = dict(columns or {field: field for field in COLUMNS})
-    try:
-        ds = datasets.load_dataset(path, name=config, revision=revision, split=split)
-    except (OSError, ValueError) as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise DataError(
-            f"cannot load dataset {path} (config {config}, revision {revision or 'main'}, split {split}): "
-            f"{reason}. Check the id, the network (HF_HUB_OFFLINE), or point data.hub.path at a local copy"
-        ) from None
-    missing = [columns[field] for field in REQUIRED if columns[field] not in ds.column_names]
-    if missing:
-        raise DataError(
-            f"{path} (config {config}, split {split}) has no {missing} column: it has {ds.column_names}. "
-            "Use a dataset with Open R1 Math's columns (problem, answer, optional solution), "
-            "or convert it to JSONL with those keys and load it as a local file."
-        )
-    if max_rows is not None:
-        ds = ds.select(range(min(max_rows, len(ds))))
-    wanted = [column for column in columns.values() if column is not None and column in ds.column_names]
-    return [_fields(row, columns) for row in ds.select_columns(wanted).to_list()]
+    # A local folder is read into a cache of its own, dropped afterwards: `datasets` keys its shared
+    # cache of a folder by names that do not change when the files do, and would serve the old rows. A hub
+    # dataset's cache is keyed by its revision, so it is shared.
+    local = Path(path).is_dir()
+    with tempfile.TemporaryDirectory(prefix="rlvr-dataset-") as scratch:
+        try:
+            ds = datasets.load_dataset(
+                path,
+                name=config,
+                revision=None if local else revision,
+                split=split,
+                cache_dir=scratch if local else None,
+            )
+        except (OSError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise DataError(
+                f"cannot load dataset {path} (config {config}, revision {revision or 'main'}, split "
+                f"{split}): {reason}. Check the id, the network (HF_HUB_OFFLINE), or point data.hub.path at "
+                "a local copy"
+            ) from None
+        missing = [columns[field] for field in REQUIRED if columns[field] not in ds.column_names]
+        if missing:
+            raise DataError(
+                f"{path} (config {config}, split {split}) has no {missing} column: it has {ds.column_names}. "
+                "Use a dataset with Open R1 Math's columns (problem, answer, optional solution), "
+                "or convert it to JSONL with those keys and load it as a local file."
+            )
+        if max_rows is not None:
+            ds = ds.select(range(min(max_rows, len(ds))))
+        wanted = [column for column in columns.values() if column is not None and column in ds.column_names]
+        return [_fields(row, columns) for row in ds.select_columns(wanted).to_list()]
 
 
 def load_benchmark(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.config.schema import Markers
-from rlvr.data.prompts import chat_prompt, prefill_template, prompt_ids
+from rlvr.data.prompts import chat_prompt, format_template, prompt_ids
 from rlvr.errors import RlvrError
 from rlvr.training.decoding import generate
 from rlvr.training.hardware import cuda_available, resolve_dtype
@@ -51,7 +51,7 @@ class Answerer:
         if cuda:
             model = model.to("cuda")
         engine = "merged" if cuda else "generate"
-        tokenizer = prefill_template(load_tokenizer(adapter), markers)  # saved with it already; made sure
+        tokenizer = format_template(load_tokenizer(adapter), markers)  # saved with it already; made sure
         return cls(model, tokenizer, markers, max_new_tokens, engine)
 
     def complete(self, questions: Sequence[str], batch_size: int = 8) -> list[str]:

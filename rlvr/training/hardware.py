@@ -62,6 +62,25 @@ def resolve_dtype(requested: str, cuda: bool | None = None, flags: frozenset[str
     return "bfloat16" if NATIVE_BF16_FLAGS & (flags if flags is not None else cpu_flags()) else "float32"
 
 
+def resolve_optim(requested: str, cuda: bool | None = None, bnb: bool | None = None) -> str:
+    """The optimizer to train with: the one params name, but a bitsandbytes optimizer (8-bit AdamW,
+    paged ones: Unsloth's notebook uses `adamw_8bit`) becomes `adamw_torch` where bitsandbytes cannot run
+    (no CUDA GPU, or the package missing), as `model.dtype: auto` adapts the dtype: the same update with
+    32-bit states, which only costs memory. The caller says so in its output.
+
+    >>> resolve_optim("adamw_8bit", cuda=False, bnb=False), resolve_optim("adamw_8bit", cuda=True, bnb=True)
+    ('adamw_torch', 'adamw_8bit')
+    >>> resolve_optim("adamw_torch", cuda=False, bnb=False)
+    'adamw_torch'
+    """
+    needs_bnb = "8bit" in requested or "bnb" in requested or requested.startswith("paged_")
+    if not needs_bnb:
+        return requested
+    cuda = cuda_available() if cuda is None else cuda
+    bnb = installed("bitsandbytes") if bnb is None else bnb
+    return requested if cuda and bnb else "adamw_torch"
+
+
 def installed(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 

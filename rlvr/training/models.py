@@ -226,6 +226,13 @@ def load_trainable(
     return model, tokenizer, None if adapter else lora_config(lora)
 
 
+def stop_ids(model, tokenizer) -> set[int]:
+    """The token ids generation stops on: the model's generation config's end tokens and the tokenizer's."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
+    return ids | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+
+
 def has_adapter(path: str | Path) -> bool:
     """Whether a folder holds a LoRA adapter (the sft stage writes none when it is skipped)."""
     return (Path(path) / ADAPTER_CONFIG).is_file()

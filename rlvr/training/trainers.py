@@ -9,7 +9,7 @@ from typing import Any
 from rlvr.config.schema import SftParams, TrainParams
 from rlvr.training.decoding import paged_cache
 from rlvr.training.groups import DynamicSampling
-from rlvr.training.hardware import BackendUnavailable, cuda_available
+from rlvr.training.hardware import BackendUnavailable, cuda_available, resolve_optim
 
 
 def training_args(
@@ -57,7 +57,10 @@ def build_sft_trainer(
         **training_args(params, dtype, backend, checkpoints),
         save_steps=max(1, params.max_steps // 4),
         max_length=params.max_length,
-        lr_scheduler_type="constant",
+        lr_scheduler_type=params.lr_scheduler_type,
+        warmup_steps=params.warmup_steps,
+        weight_decay=params.weight_decay,
+        optim=resolve_optim(params.optim),
     )
     return SFTTrainer(
         model=model,
@@ -176,7 +179,7 @@ def build_grpo_trainer(
         weight_decay=params.weight_decay,
         warmup_steps=params.warmup_steps,
         lr_scheduler_type=params.lr_scheduler_type,
-        optim=params.optim,
+        optim=resolve_optim(params.optim),
         reward_weights=list(weights),
         use_vllm=generation == "vllm",
         vllm_mode="colocate",
