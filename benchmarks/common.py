@@ -81,10 +81,12 @@ def step_timer():
     return StepTimer()
 
 
-def plain_trl_trainer(base: Path, params: TrainParams, examples: list[dict], work: Path, use_cpu: bool):
+def plain_trl_trainer(
+    base: Path, params: TrainParams, examples: list[dict], work: Path, use_cpu: bool, cls: type | None = None
+):
     """What a user would write with TRL and PEFT alone: TRL loads the model, and every GRPOConfig value
     not fixing the shape of a step (completions, group size, length, steps, seed) is TRL's default,
-    gradient checkpointing and bf16 included."""
+    gradient checkpointing and bf16 included. `cls`: GRPOTrainer with a timer mixed in, for benchmarks."""
     from datasets import Dataset
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
@@ -95,7 +97,7 @@ def plain_trl_trainer(base: Path, params: TrainParams, examples: list[dict], wor
         max_completion_length=params.max_completion_length, seed=params.seed, logging_steps=1,
         save_strategy="no", report_to=[], use_cpu=use_cpu,
     )  # fmt: skip
-    return GRPOTrainer(
+    return (cls or GRPOTrainer)(
         model=str(base),
         args=args,
         reward_funcs=build_rewards(list(REWARDS), Markers()),

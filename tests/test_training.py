@@ -220,3 +220,49 @@ def test_resuming_passes_over_a_checkpoint_whose_files_are_cut_short(tiny_model,
     assert "checkpoint-3 is not usable (adapter_model.safetensors holds" in out
     assert f"resuming from {tmp_path / 'ck' / 'checkpoint-2'} (step 2)" in out
     assert summary["steps"] == 3 and summary["resumed_from_step"] == 2
+
+
+def test_a_groups_prompt_computed_once_gives_the_same_log_probabilities_and_gradients(tiny_model, tmp_path):
+    """The shared-prefix forward (`train.shared_prefix`) against TRL's own, on one scored batch of the tiny
+    model (left-padded prompts of different lengths, completions of different lengths): the same
+    log-probabilities and entropies, and the same gradient of a loss built from them, within float error."""
+    from trl import GRPOTrainer
+
+    from rlvr.training.groups import SharedPrefix
+
+    model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
+    params = TrainParams(max_steps=1, batch_size=8, num_generations=4, max_completion_length=8, seed=2)
+    trainer = build_grpo_trainer(
+        model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in ROWS], [DigitShare()], [1.0],
+        params, "float32", "trl", "generate", 256, tmp_path / "ck",
+    )  # fmt: skip
+    trainer.model.train()
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+    mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+    width = batch["completion_ids"].shape[1]
+    assert len({tuple(row.tolist()) for row in batch["prompt_ids"]}) < len(ids)  # groups share prompts
+    assert (
+        batch["completion_mask"].sum(1).unique().numel() > 1
+        or batch["prompt_mask"].sum(1).unique().numel() > 1
+    )
+    weights = torch.randn(ids.shape[0], width, generator=torch.Generator().manual_seed(0))
+    results = []
+    for method in (
+        GRPOTrainer._get_per_token_logps_and_entropies,
+        SharedPrefix._get_per_token_logps_and_entropies,
+    ):
+        trainer.model.zero_grad()
+        logps, entropies, _ = method(trainer, trainer.model, ids, mask, width, compute_entropy=True)
+        keep = batch["completion_mask"].bool()
+        (logps * weights)[keep].sum().backward()
+        grads = {
+            k: p.grad.detach().clone() for k, p in trainer.model.named_parameters() if p.grad is not None
+        }
+        results.append((logps[keep].detach(), entropies[keep].detach(), grads))
+    (trl_logps, trl_entropy, trl_grads), (ours_logps, ours_entropy, our_grads) = results
+    torch.testing.assert_close(ours_logps, trl_logps, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours_entropy, trl_entropy, rtol=1e-4, atol=1e-5)
+    assert set(our_grads) == set(trl_grads) and trl_grads
+    for key in trl_grads:
+        torch.testing.assert_close(our_grads[key], trl_grads[key], rtol=1e-3, atol=1e-6)

@@ -289,6 +289,8 @@ class TrainParams(Section):
     # train on the groups whose rewards differ (rlvr.training.groups); one process only
     dynamic_sampling: bool = False
     max_sampling_rounds: int = Field(default=4, ge=1)
+    # compute each group's prompt once in the passes that score completions (rlvr.training.groups)
+    shared_prefix: bool = False
     # name: weight (REWARD_NAMES); 0 keeps a reward in the logs only
     rewards: dict[str, float] = Field(
         default={

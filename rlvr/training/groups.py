@@ -125,3 +125,108 @@ class DynamicSampling:
             self._prompt_draws = torch.Generator().manual_seed(self.args.seed + 1)
         rows = torch.randint(len(self.train_dataset), (groups,), generator=self._prompt_draws).tolist()
         return [self.train_dataset[i] for i in rows for _ in range(self.num_generations)]
+
+
+class PackedGroups:
+    """Each GRPO group's prompt once, its completions after it (`pack_groups`), and the way back."""
+
+    def __init__(self, ids, mask, positions, labels, places, width):
+        self.ids, self.mask, self.positions, self.labels = ids, mask, positions, labels
+        self.places = places  # per original row: (packed row, first position of its completion's scores)
+        self.width = width  # the completion length the caller's rows have
+
+    def unpack(self, per_position):
+        """Per-position values of the packed rows (log-probabilities, entropies; index k scores the token at
+        k + 1) as the caller's rows of completion length `width`, in the caller's order."""
+        import torch
+
+        return torch.stack([per_position[row, start : start + self.width] for row, start in self.places])
+
+
+def pack_groups(input_ids, attention_mask, completion_length: int, pad_id: int, dtype) -> PackedGroups:
+    """The rows (a left-padded prompt, then a right-padded completion of `completion_length`) packed so
+    that a prompt shared by several rows is computed once: one packed row per distinct prompt holds the
+    prompt but its last token, then for each completion a slot with a copy of that last token and the
+    completion. A 4D mask lets each slot see the prompt and itself only, and position ids restart after
+    the prompt in every slot, so each completion's log-probabilities are those of its own unpacked row
+    (the "Prefix Grouper" idea); the prompt's forward and backward are paid once per group, not per
+    completion. A query never sees no key (padding sees itself), so no softmax row is empty."""
+    import torch
+
+    rows, prompt_width = input_ids.shape[0], input_ids.shape[1] - completion_length
+    groups: dict[tuple[int, ...], list[int]] = {}
+    prompts = []
+    for row in range(rows):
+        valid = input_ids[row, :prompt_width][attention_mask[row, :prompt_width].bool()]
+        key = tuple(valid.tolist())
+        if key not in groups:
+            groups[key] = []
+            prompts.append(valid)
+        groups[key].append(row)
+    sequences, allowed, positions, labels, places = [], [], [], [], [0] * rows
+    for packed_row, (prompt, members) in enumerate(zip(prompts, groups.values(), strict=True)):
+        head = len(prompt) - 1
+        tokens = [prompt[:-1]]
+        target = [torch.full((head,), -100)]
+        where = [torch.arange(head)]
+        total = head + len(members) * (completion_length + 1)
+        allow = torch.zeros(total, total, dtype=torch.bool)
+        allow[:head, :head] = torch.ones(head, head, dtype=torch.bool).tril()
+        for slot, row in enumerate(members):
+            start = head + slot * (completion_length + 1)
+            completion = input_ids[row, prompt_width:]
+            kept = attention_mask[row, prompt_width:].bool()
+            tokens.append(torch.cat([prompt[-1:], torch.where(kept, completion, pad_id)]))
+            target.append(torch.cat([torch.tensor([-100]), torch.where(kept, completion, -100)]))
+            where.append(torch.arange(head, head + completion_length + 1))
+            allow[start : start + completion_length + 1, :head] = True
+            allow[start : start + completion_length + 1, start : start + completion_length + 1] = torch.ones(
+                completion_length + 1, completion_length + 1, dtype=torch.bool
+            ).tril()
+            places[row] = (packed_row, start)
+        sequences.append(torch.cat(tokens))
+        labels.append(torch.cat(target))
+        positions.append(torch.cat(where))
+        allowed.append(allow)
+    longest = max(len(s) for s in sequences)
+    device = input_ids.device
+    ids = torch.full((len(sequences), longest), pad_id, dtype=input_ids.dtype)
+    label = torch.full((len(sequences), longest), -100, dtype=input_ids.dtype)
+    position = torch.zeros((len(sequences), longest), dtype=torch.long)
+    mask = torch.zeros((len(sequences), 1, longest, longest), dtype=torch.bool)
+    for i, (seq, lab, pos, allow) in enumerate(zip(sequences, labels, positions, allowed, strict=True)):
+        ids[i, : len(seq)], label[i, : len(seq)], position[i, : len(seq)] = seq, lab, pos
+        mask[i, 0, : len(seq), : len(seq)] = allow
+        mask[i, 0, len(seq) :, len(seq) :] = torch.eye(longest - len(seq), dtype=torch.bool)
+    additive = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
+    return PackedGroups(
+        ids.to(device), additive.to(device), position.to(device), label.to(device), places, completion_length
+    )
+
+
+class SharedPrefix:
+    """Mixed into TRL's GRPOTrainer (before it): the forward passes that score completions (the loss, the
+    old and reference log-probabilities) compute each group's prompt once (`pack_groups`). Text prompts
+    only; anything else goes through TRL's own computation."""
+
+    def _get_per_token_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
+        compute_aux_loss=False, **multimodal,
+    ):  # fmt: skip
+        if compute_aux_loss or any(value is not None for value in multimodal.values()):
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy,
+                compute_aux_loss, **multimodal,
+            )  # fmt: skip
+        dtype = next(model.parameters()).dtype
+        packed = pack_groups(input_ids, attention_mask, logits_to_keep, self._tokenizer.pad_token_id, dtype)
+        with self.accelerator.autocast():
+            outputs = model(
+                input_ids=packed.ids,
+                attention_mask=packed.mask,
+                position_ids=packed.positions,
+                labels=packed.labels,
+                fused_lm_head=True,
+            )
+        logps = packed.unpack(outputs.log_probs)
+        return logps, packed.unpack(outputs.entropy) if compute_entropy else None, None

@@ -8,7 +8,7 @@ from typing import Any
 
 from rlvr.config.schema import SftParams, TrainParams
 from rlvr.training.decoding import paged_cache
-from rlvr.training.groups import DynamicSampling
+from rlvr.training.groups import DynamicSampling, SharedPrefix
 from rlvr.training.hardware import BackendUnavailable, cuda_available, resolve_optim
 
 
@@ -103,6 +103,21 @@ def check_sampling_hook(GRPOTrainer) -> None:
         )
 
 
+class SamplingTime:
+    """Mixed into TRL's GRPOTrainer: each generation round's wall time, logged as `time/sampling_s` beside
+    TRL's `step_time`, so a step's cost splits into sampling (generation, rewards, the old log-probabilities)
+    and training (the loss's forward and backward, the optimizer): the two phases a speed-up targets."""
+
+    def _generate_and_score_completions(self, inputs):
+        import time
+
+        started = time.perf_counter()
+        scored = super()._generate_and_score_completions(inputs)
+        if self.model.training:
+            self._metrics["train"]["time/sampling_s"].append(time.perf_counter() - started)
+        return scored
+
+
 class MergedSampling:
     """Mixed into TRL's GRPOTrainer (before it): completions sampled from a merged copy of the policy
     (`MergedSampler`) instead of through PEFT's unmerged LoRA, into a static KV cache of `static_tokens`
@@ -127,19 +142,19 @@ class MergedSampling:
 
 
 def grpo_trainer_class(GRPOTrainer, params: TrainParams, generation: str, static_tokens: int):
-    """TRL's GRPOTrainer with what params ask for mixed in: dynamic sampling (`rlvr.training.groups`) and
-    the merged-copy sampler (`merged`, `compiled`); TRL's own class when they ask for neither."""
-    mixins: list[type] = []
+    """TRL's GRPOTrainer with what params ask for mixed in: dynamic sampling and the shared prompt
+    (`rlvr.training.groups`), the merged-copy sampler (`merged`, `compiled`); and the sampling time logged."""
+    mixins: list[type] = [SamplingTime]
     attributes: dict = {}
     if params.dynamic_sampling:
         mixins.append(DynamicSampling)
         attributes["max_sampling_rounds"] = params.max_sampling_rounds
+    if params.shared_prefix:
+        mixins.append(SharedPrefix)
     if generation in ("merged", "compiled"):
         check_sampling_hook(GRPOTrainer)
         mixins.append(MergedSampling)
         attributes["static_tokens"] = static_tokens if generation == "compiled" else None
-    if not mixins:
-        return GRPOTrainer
     return type("RlvrGRPOTrainer", (*mixins, GRPOTrainer), attributes)
 
 
