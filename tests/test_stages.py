@@ -114,3 +114,61 @@ def test_sft_with_every_example_too_long_fails_in_one_line(tiny_model, tmp_path)
     assert result.stderr.startswith("error: sft.max_steps is 1") and len(result.stderr.splitlines()) == 1
     assert "'too_long': 4" in result.stderr and "sft.max_length=50" in result.stderr
     assert not (tmp_path / "sft").exists()
+
+
+def test_the_select_stage_passes_every_problem_on_when_off_and_refuses_a_band_nothing_is_in(
+    tiny_model, tmp_path
+):
+    """Off, the training set goes on as it is; on, each problem is answered `samples` times by the model
+    GRPO starts from, and a band no problem falls in (the random tiny model answers nothing right) is a
+    one-line error that shows the pass-rate histogram, with nothing written."""
+    write_jsonl(SHORT, tmp_path / "prepared" / "train.jsonl")
+    (tmp_path / "sft").mkdir()
+    args = ["--data", tmp_path / "prepared", "--base", tiny_model, "--sft", tmp_path / "sft"]
+    args += ["--out", tmp_path / "selected", "--report", tmp_path / "selection.json"]
+    small = {"evaluate": {"max_new_tokens": 8}, "train": {"max_completion_length": 8}}
+    result = run_stage("select", tmp_path, small, *map(str, args))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_jsonl(tmp_path / "selected" / "train.jsonl") == SHORT
+    assert json.loads((tmp_path / "selection.json").read_text()) == {
+        "enabled": False,
+        "problems": 40,
+        "kept": 40,
+    }
+    shutil.rmtree(tmp_path / "selected")
+    (tmp_path / "selection.json").unlink()
+    on = small | {"select": {"enabled": True, "samples": 3, "max_problems": 6, "batch_size": 6}}
+    result = run_stage("select", tmp_path, on, *map(str, args))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "no problem of 6 has a pass rate inside [0.0, 1.0]" in line and "'0/3': 6" in line
+    assert not (tmp_path / "selected").exists() and not (tmp_path / "selection.json").exists()
+
+
+def test_the_train_stage_samples_more_rounds_when_every_group_ties_and_evaluate_reports_pass_at_k(
+    tiny_model, tmp_path
+):
+    """Dynamic sampling through the real train stage: on the random tiny model every rlvr reward ties in
+    every group, so each round samples `max_sampling_rounds` batches, finds no signal, and trains on the
+    tied groups; the log says so. The evaluate stage then samples `pass_k` answers per problem."""
+    from rlvr.files import read_log
+    from tests.stages import evaluate_stage, stage_project, train_stage
+
+    project = stage_project(
+        tmp_path, tiny_model, train={"dynamic_sampling": True, "max_sampling_rounds": 3},
+        evaluate={"max_problems": 6, "max_new_tokens": 8, "batch_size": 4, "pass_k": 2},
+    )  # fmt: skip
+    train_stage(project)
+    log = read_log(project / "logs" / "grpo.json")
+    rounds = [row for row in log if "dynamic_sampling/rounds" in row]
+    assert len(rounds) == 2
+    for row in rounds:
+        assert row["dynamic_sampling/rounds"] == 3 and row["dynamic_sampling/generated_groups"] == 3
+        assert row["dynamic_sampling/trained_groups_with_signal"] == 0
+        assert row["dynamic_sampling/trained_tied_groups"] == 1 and row["frac_reward_zero_std"] == 1.0
+    evaluate_stage(project)
+    sampled = json.loads((project / "sampled.json").read_text())
+    assert set(sampled) == {"base", "grpo", "comparisons"}
+    assert sampled["base"]["samples"] == 2 and sampled["base"]["problems"] == 6
+    assert 0.0 <= sampled["grpo"]["pass@1"] <= sampled["grpo"]["pass@2"] <= 1.0
+    assert {c["metric"] for c in sampled["comparisons"]} == {"pass@1", "pass@2"}
