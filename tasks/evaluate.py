@@ -23,6 +23,7 @@ from rlvr.errors import DataError
 from rlvr.evaluation.conclusions import (
     answer_reward,
     compute_spent,
+    data_regime,
     recommendation,
     reward_hacking,
     tied_share,
@@ -149,6 +150,9 @@ def main(
             if warning := reward_hacking(logs[name], heldout, answer_reward(p.train.rewards)):
                 warnings.append(f"{name}: {warning}")
         conclusions = recommendation(results, spent)
+        if "sft" in manifests:
+            rows = next((manifests[n].get("train_rows") for n in arm if n in manifests), None)
+            conclusions.append(data_regime(manifests["sft"].get("examples", 0), rows))
         for line in conclusions + warnings:
             print(f"evaluate: {line}", flush=True)
         write_jsonl(records[HELDOUT], predictions)

@@ -93,7 +93,9 @@ def test_register_logs_from_the_parent_run_and_links_the_training_run(reproduced
     assert len(side["data"]) == len(read_jsonl(paths(project)["prepared"] / "heldout.jsonl")[:4])
     # descriptions say what the version is
     assert "GRPO LoRA adapter (r=4) on tiny-model: 2 GRPO steps after an SFT warm-up" in version.description
-    assert "60 generated problems" in version.description and "Held-out accuracy" in version.description
+    trained = len(read_jsonl(paths(project)["selected"] / "train.jsonl"))
+    assert f"on {trained} training problems of 60 generated problems" in version.description
+    assert "Held-out accuracy" in version.description
     assert "95% interval" in version.description
     assert "`champion` is the version in use" in client.get_registered_model("rlvr-math").description
 
@@ -161,3 +163,31 @@ def test_the_registered_model_carries_installable_requirements_and_no_pickle(rep
     pyfunc = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
     assert pyfunc["loader_module"] == "mlflow.pyfunc.loaders.code_model"
     assert set(pyfunc["artifacts"]) == {"adapter", "base"}  # a local base model travels with the version
+
+
+def test_a_stage_rerun_alone_logs_into_its_pipeline_run_and_leaves_none_open(project_copy):
+    """`dvc repro -s -f evaluate` after a full run: its child run joins the pipeline run whose outputs it
+    rereads (same inputs), and no parent run is left RUNNING."""
+    import socket
+
+    from rlvr.hashing import short_hash
+    from rlvr.mlops.runs import CHECKOUT
+    from tests.conftest import dvc
+
+    client = registry_client(project_copy)
+    [parent] = pipeline_runs(client)  # the copy's store holds the original's run: make it this checkout's
+    client.set_tag(
+        parent.info.run_id, CHECKOUT, short_hash(f"{socket.gethostname()}:{project_copy.resolve()}")
+    )
+    dvc(project_copy, "repro", "-s", "-f", "evaluate")
+    [parent] = pipeline_runs(client)
+    assert parent.info.status == "FINISHED"
+    evaluations = [
+        run
+        for run in client.search_runs(
+            [parent.info.experiment_id], filter_string="tags.`rlvr.stage` = 'evaluate'"
+        )
+    ]
+    assert len(evaluations) == 2 and {run.data.tags["mlflow.parentRunId"] for run in evaluations} == {
+        parent.info.run_id
+    }

@@ -137,3 +137,25 @@ def recommendation(metrics: Mapping, arms: Mapping[str, Mapping]) -> list[str]:
 
 def _pct(fraction: float) -> str:
     return f"{100 * fraction:.0f}%"
+
+
+def data_regime(worked_solutions: int, grpo_problems: int | None) -> str:
+    """Which data regime a run is in, the one the RFT-vs-SFT answer depends on: SFT learns from worked
+    solutions (demonstrations are costly), GRPO from answers a verifier checks (cheap). Few of the first
+    beside many of the second is the regime RFT is for.
+
+    >>> data_regime(32, 460).split(": ")[2]
+    'few demonstrations, many checkable answers (the regime RFT is for).'
+    >>> data_regime(460, 460).split(": ")[1]
+    'SFT on 460 worked solutions, GRPO on 460 answer-only problems'
+    """
+    if grpo_problems is None:
+        return f"Data regime: SFT on {worked_solutions} worked solutions, no GRPO arm trained."
+    few = worked_solutions * 4 <= grpo_problems
+    kind = (
+        "few demonstrations, many checkable answers (the regime RFT is for)"
+        if few
+        else "demonstrations as plentiful as the problems (SFT's own regime)"
+    )
+    counts = f"SFT on {worked_solutions} worked solutions, GRPO on {grpo_problems} answer-only problems"
+    return f"Data regime: {counts}: {kind}."
