@@ -37,7 +37,10 @@ def test_profiles_round_trip_params_yaml_byte_for_byte(tmp_path):
     use_profile(tmp_path, "qwen3-4b")
     text = (tmp_path / "params.yaml").read_text()
     assert "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" in text
-    assert '  cron: "0 3 * * *"\n' in text and "  min_p: null               # e.g. 0.1" in text
+    assert (
+        '  cron: "0 3 * * *"\n' in text
+        and "  min_p: 0.1               # e.g. 0.1 (Unsloth's notebook)" in text
+    )
     assert "  revision: 906bfd4b4dc7f14ee4320094d8b41684abff8539\n" in text
     assert "  learning_rate: 0.000005     # LoRA" in text  # as written, not 5.0e-06; the comment kept
 

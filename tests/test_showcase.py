@@ -1,4 +1,5 @@
-"""`make showcase`: the order its runs go in, what it refuses, and (slow) a small showcase end to end."""
+"""`make showcase`: replicates of the pipeline's own stages over data seeds, as DVC experiments, pooled over
+data seeds (the verdict) and over problems (for reference); (slow) a small showcase end to end, resumed."""
 
 from __future__ import annotations
 
@@ -8,81 +9,92 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from benchmarks.showcase import main, pool, runs
-from rlvr.evaluation.stats import replicate_interval
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_two_lanes_start_on_different_data_seeds():
-    # the second run of data seed 0 starts only after one of the first two runs ended, so it finds the
-    # SFT adapter made instead of waiting on the lock while a lane idles
-    assert runs([0, 1, 2, 3, 4], [1, 2]) == [(0, 0), (1, 0), (0, 1), (2, 0), (0, 2), (0, 3), (0, 4)]
-    assert runs([], [1, 2]) == [(1, 0), (2, 0)]
-    assert runs([3, 5], []) == [(0, 3), (0, 5)]
+from benchmarks.showcase import experiment_name, main, overrides, pooled
+from rlvr.evaluation.stats import pooled_problems, replicate_interval
+from tests.conftest import make_project, project_env
 
 
-def test_runs_at_one_step_pool_into_a_t_interval_with_their_mean_minutes():
-    def run(delta, minutes):
-        return {"at_step": 5, "minutes": minutes, "comparison": {"delta": delta}}
+def replicate(data_seed: int, grpo_seed: int, fixed: int, broken: int, n: int = 100) -> dict:
+    comparison = {"from": "sft", "to": "grpo", "delta": (fixed - broken) / n, "fixed": fixed,
+                  "broken": broken, "n": n, "ci_low": -0.1, "ci_high": 0.1, "p_value": 0.5}  # fmt: skip
+    return {"data_seed": data_seed, "grpo_seed": grpo_seed, "comparison": comparison, "sft": 0.4, "grpo": 0.4,
+            "tied": 0.5, "grpo_minutes": 5.0}  # fmt: skip
 
-    point = pool([run(0.07, 4.0), run(0.02, 5.0), run(0.03, 6.0)])
-    assert point["pooled"] == replicate_interval([0.07, 0.02, 0.03], names=("sft", "grpo"))
-    assert (point["at_step"], point["minutes"], point["deltas"]) == (5, 5.0, [0.07, 0.02, 0.03])
-    assert point["verdict"].startswith("no significant difference between sft and grpo (+4.0 points")
-    still = pool([run(0.0, 1.0), run(0.0, 1.0)])
-    assert still["pooled"] is None and "same delta (+0.0 points)" in still["verdict"]
+
+def test_the_verdict_is_over_data_seeds_and_grpo_seeds_are_reported_apart():
+    results = {
+        "a": replicate(1, 0, 10, 4), "b": replicate(1, 1, 6, 6),  # data seed 1: +6 and 0 -> +3 on average
+        "c": replicate(2, 0, 3, 8), "d": replicate(3, 0, 9, 5),
+    }  # fmt: skip
+    summary = pooled(results, ["train.max_steps=20"])
+    assert summary["per_data_seed_delta"] == {
+        1: pytest.approx(0.03),
+        2: pytest.approx(-0.05),
+        3: pytest.approx(0.04),
+    }
+    assert summary["over_data_seeds"] == replicate_interval([0.03, -0.05, 0.04], names=("sft", "grpo"))
+    p_value = summary["over_data_seeds"]["p_value"]
+    assert summary["verdict"].endswith(f"(t interval over 3 data seeds, p = {p_value:.3f})")
+    assert summary["problem_level"] == pooled_problems([r["comparison"] for r in results.values()])
+    assert summary["problem_level"]["n"] == 400 and set(summary["grpo_seed_spread"]) == {1}
+    assert summary["recipe"] == ["train.max_steps=20"]
+
+
+def test_each_replicate_is_an_experiment_of_the_pipeline_that_registers_nothing():
+    assert experiment_name("dev", 11, 0) == "dev-d11-g0"
+    assert overrides("data.builtin.seed", 11, 2, ["select.enabled=true"]) == [
+        "data.builtin.seed=11", "train.seed=2", "registry.register_versions=false", "select.enabled=true",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "args, says",
-    [(["--seeds", "0", "--data-seeds", ""], "at least 2 distinct runs"),
-     (["--seeds", "0,1", "--data-seeds", "0"], "at least 2 distinct runs"),
-     (["--seeds", "0,x"], "comma-separated integers"),
-     (["--steps", "0"], "greater than or equal to 1")],
+    [(["--data-seeds", "5"], "at least 2 data seeds"),
+     (["--data-seeds", "5,x"], "comma-separated integers"),
+     (["--data-seeds", "5,5"], "each seed once"),
+     (["--set", "train.max_steps"], "key=value")],
 )  # fmt: skip
-def test_bad_options_are_refused_before_any_work(tmp_path, args, says):
-    import typer
-
+def test_bad_options_are_refused_before_any_work(tmp_path, monkeypatch, args, says):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
     app = typer.Typer()
     app.command()(main)
-    result = CliRunner().invoke(app, ["--work", str(tmp_path / "w"), *args])
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and says in " ".join(result.output.split())
-    assert not (tmp_path / "w").exists()
 
 
 @pytest.mark.slow
-def test_a_small_showcase_runs_in_parallel_and_resumes(tmp_path):
-    work = tmp_path / "showcase"
-    small = ["--seeds", "0,1", "--data-seeds", "1", "--steps", "1", "--heldout", "8", "--tokens", "8",
-             "--sft-steps", "2", "--jobs", "2", "--work", str(work)]  # fmt: skip
-    command = [sys.executable, "-m", "benchmarks.showcase", *small]
-    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    summary = json.loads((work / "showcase.json").read_text())
-    assert summary["runs"] == [
-        {"data_seed": 0, "seed": 0},
-        {"data_seed": 1, "seed": 0},
-        {"data_seed": 0, "seed": 1},
-    ]
-    files = sorted((work / "runs").glob("*.json"))
-    assert [f.name for f in files] == ["data0-seed0.json", "data0-seed1.json", "data1-seed0.json"]
-    results = {f.stem: json.loads(f.read_text()) for f in files}
-    # one SFT adapter per data seed, which both runs of data seed 0 start from
-    assert sorted(p.parent.parent.name for p in work.glob("*/sft-2/adapter_config.json")) == [
-        "arithmetic-1",
-        "arithmetic-1-data1",
-    ]
-    assert results["data0-seed0"]["before"] == results["data0-seed1"]["before"]
-    deltas = [results[f"data{d}-seed{s}"]["comparison"]["delta"] for d, s in [(0, 0), (1, 0), (0, 1)]]
-    assert summary["deltas"] == deltas
-    if len(set(deltas)) > 1:
-        assert summary["pooled"] == replicate_interval(deltas, names=("sft", "grpo"))
-    else:
-        assert summary["pooled"] is None and "same delta" in summary["verdict"]
-    stamps = [f.stat().st_mtime_ns for f in files]
-    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    assert again.stdout.count("done earlier, kept") == 3 and "done earlier" not in first.stdout
-    assert [f.stat().st_mtime_ns for f in files] == stamps
-    assert json.loads((work / "showcase.json").read_text())["deltas"] == deltas
+def test_a_small_showcase_runs_dvc_experiments_and_resumes(tmp_path, tiny_model):
+    project = make_project(tmp_path / "project", tiny_model)
+    env = project_env(project)
+    command = [sys.executable, "-m", "benchmarks.showcase", "--data-seeds", "1,2", "--jobs", "2",
+               "--prefix", "t", "--out", str(tmp_path / "summary.json")]  # fmt: skip
+    first = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["replicates"]) == {"t-d1-g0", "t-d2-g0"}
+    assert summary["problem_level"]["n"] == sum(r["comparison"]["n"] for r in summary["replicates"].values())
+    listed = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "show", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    shown = json.loads(listed.stdout)
+    names = {
+        rev["name"] for b in shown for e in b.get("experiments") or [] for rev in e["revs"] if rev.get("name")
+    }
+    assert {"t-d1-g0", "t-d2-g0"} <= names
+    from mlflow import MlflowClient
+
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    assert client.search_registered_models() == []  # replicates register nothing
+    runs = client.search_runs(
+        [client.get_experiment_by_name("rlvr").experiment_id], "tags.`rlvr.role` = 'pipeline'"
+    )
+    assert {run.data.tags["dvc.experiment"] for run in runs} == {"t-d1-g0", "t-d2-g0"}
+    again = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("finished earlier, kept") == 2

@@ -58,7 +58,8 @@ def test_bootstrap_interval_agrees_with_the_normal_approximation_on_many_problem
 
 def test_comparison_keys_are_exactly_the_documented_ones():
     c = paired_comparison(*pairs(5, 1, 3, 11))
-    assert list(c) == ["from", "to", "delta", "ci_low", "ci_high", "p_value", "n"]
+    assert list(c) == ["from", "to", "delta", "ci_low", "ci_high", "p_value", "n", "fixed", "broken"]
+    assert (c["fixed"], c["broken"]) == (3, 1)
 
 
 def test_replicate_interval_is_the_t_interval_over_runs():
