@@ -79,3 +79,33 @@ def test_the_merged_sampler_follows_the_policy_static_cache_or_not(tiny):
     decoding = static.model.generation_config  # what the copy last decoded with: compiled where it can be
     assert (decoding.cache_implementation, decoding.max_cache_len) == ("static", longest + 40)
     assert decoding.disable_compile is False and config.disable_compile is True
+
+
+def test_a_groups_prompt_prefilled_once_samples_what_prefilling_every_copy_samples(tiny):
+    """Greedy, so the samples are comparable token for token: three groups of prompts of different
+    lengths (left-padded), four completions each, decoded with each prompt prefilled once and its cache
+    repeated, against `generate` on every copy."""
+    from rlvr.training.decoding import group_sizes, shared_prefill_sample
+
+    tokenizer = load_tokenizer(tiny)
+    model = policy(tiny).eval()
+    distinct = [prompt_ids(tokenizer, chat_prompt(row["problem"], Markers())) for row in ROWS[:3]]
+    assert len({len(ids) for ids in distinct}) > 1
+    repeated = [ids for ids in distinct for _ in range(4)]
+    assert group_sizes(repeated) == [4, 4, 4]
+    config = GenerationConfig(
+        max_new_tokens=10,
+        do_sample=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    shared = shared_prefill_sample(model, repeated, config, [tokenizer.eos_token_id], tokenizer.pad_token_id)
+    tokenizer.padding_side = "left"
+    encoded = tokenizer.pad({"input_ids": repeated}, return_tensors="pt")
+    with torch.no_grad():
+        plain = model.generate(**encoded, generation_config=config)[:, encoded["input_ids"].shape[1] :]
+    expected = []
+    for row in plain.tolist():
+        stop = next((i for i, t in enumerate(row) if t == tokenizer.eos_token_id), len(row) - 1)
+        expected.append(row[: stop + 1])
+    assert shared == expected

@@ -111,16 +111,20 @@ def test_auto_generation_is_plain_generate_without_a_gpu():
             select_generation(engine, "unsloth")
 
 
-@pytest.mark.parametrize("generation", ["generate", "merged"])
+@pytest.mark.parametrize(
+    ("generation", "shared"), [("generate", False), ("merged", False), ("generate", True)]
+)
 def test_a_grpo_step_moves_the_lora_and_leaves_every_base_weight_bit_for_bit(
-    tiny_model, tmp_path, generation
+    tiny_model, tmp_path, generation, shared
 ):
-    """TRL's own check, on CPU, for the plain engine and the merged copy (which overrides a private TRL
-    method): after a step, LoRA weights moved, and no weight of the base model changed at all."""
+    """TRL's own check, on CPU, for the plain engine, the merged copy (which overrides a private TRL
+    method) and the shared prompt (prefill and loss): after a step, LoRA weights moved, and no weight of
+    the base model changed at all."""
     model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
     params = TrainParams(
-        max_steps=1, batch_size=4, num_generations=4, max_completion_length=8, learning_rate=0.05, seed=1
-    )
+        max_steps=1, batch_size=8, num_generations=4, max_completion_length=8, learning_rate=0.05, seed=1,
+        shared_prefix=shared,
+    )  # fmt: skip
     trainer = build_grpo_trainer(
         model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in ROWS], [DigitShare()], [1.0],
         params, "float32", "trl", generation, 256, tmp_path / "ck",

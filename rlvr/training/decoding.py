@@ -193,6 +193,67 @@ def _continuous_batches(model, tokenizer, ids, max_new_tokens, batch_size) -> li
     return [[t for t in o.generated_tokens if t != tokenizer.pad_token_id] for o in outputs.values()]
 
 
+def group_sizes(prompt_ids: Sequence[list[int]]) -> list[int]:
+    """How many times each prompt repeats in a row (TRL hands a group's prompt to the sampler once per
+    completion, one group after the other).
+
+    >>> group_sizes([[1, 2], [1, 2], [3], [3]]), group_sizes([[1], [2], [1]])
+    ([2, 2], [1, 1, 1])
+    """
+    sizes: list[int] = []
+    for index, ids in enumerate(prompt_ids):
+        if index and list(ids) == list(prompt_ids[index - 1]):
+            sizes[-1] += 1
+        else:
+            sizes.append(1)
+    return sizes
+
+
+def shared_prefill_sample(
+    model, prompt_ids: Sequence[list[int]], config, eos_ids: Sequence[int], pad_id: int
+) -> list[list[int]]:
+    """Completions of left-padded prompts under `config`, each cut after its first end token, with each
+    group's prompt read once: the distinct prompts are prefilled (all but their last token), their KV
+    cache repeated for their group's completions, and `generate` goes on from there. The same samples as
+    prefilling every copy (the cache holds the same keys and values), for a group's size times fewer
+    prefill tokens. Groups of unequal sizes fall back to prefilling every copy."""
+    import torch
+
+    sizes = group_sizes(prompt_ids)
+    device = next(model.parameters()).device
+    firsts = [sum(sizes[:i]) for i in range(len(sizes))]
+    distinct = (
+        [list(prompt_ids[i]) for i in firsts] if len(set(sizes)) == 1 else [list(p) for p in prompt_ids]
+    )
+    repeat = sizes[0] if len(set(sizes)) == 1 else 1
+    width = max(len(ids) for ids in distinct)
+    input_ids = torch.tensor([[pad_id] * (width - len(ids)) + ids for ids in distinct], device=device)
+    mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in distinct], device=device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        prefill = model(
+            input_ids=input_ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, :-1],
+            use_cache=True,
+        )
+        cache = prefill.past_key_values
+        if repeat > 1:
+            cache.batch_repeat_interleave(repeat)
+        output = model.generate(
+            input_ids=input_ids.repeat_interleave(repeat, dim=0),
+            attention_mask=mask.repeat_interleave(repeat, dim=0),
+            past_key_values=cache,
+            generation_config=config,
+        )
+    ends = set(eos_ids)
+    completions = []
+    for row in output[:, width:].tolist():
+        stop = next((i for i, token in enumerate(row) if token in ends), len(row) - 1)
+        completions.append(row[: stop + 1])
+    return completions
+
+
 class MergedSampler:
     """A plain copy of a PEFT policy, its LoRA merged in, refreshed from the policy before each round.
 

@@ -230,3 +230,38 @@ class SharedPrefix:
             )
         logps = packed.unpack(outputs.log_probs)
         return logps, packed.unpack(outputs.entropy) if compute_entropy else None, None
+
+
+class SharedPrefill:
+    """Mixed into TRL's GRPOTrainer (before it) for the plain `generate` engine: a group's prompt prefilled
+    once when its completions are sampled (`rlvr.training.decoding.shared_prefill_sample`). Text prompts
+    only; anything else goes through TRL's own sampling."""
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, **kwargs):
+        import torch
+        from trl.models import unwrap_model_for_generation
+
+        from rlvr.training.decoding import shared_prefill_sample
+
+        if images or multimodal_fields or self.use_vllm or self.use_transformers_continuous_batching:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, **kwargs
+            )
+        with (
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                generation_kwargs=self.generation_kwargs,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+            ) as unwrapped,
+            torch.no_grad(),
+        ):
+            completions = shared_prefill_sample(
+                unwrapped,
+                prompt_ids,
+                self.generation_config,
+                self.eos_token_ids,
+                self._tokenizer.pad_token_id,
+            )
+        return completions, None

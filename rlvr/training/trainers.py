@@ -8,7 +8,7 @@ from typing import Any
 
 from rlvr.config.schema import SftParams, TrainParams
 from rlvr.training.decoding import paged_cache
-from rlvr.training.groups import DynamicSampling, SharedPrefix
+from rlvr.training.groups import DynamicSampling, SharedPrefill, SharedPrefix
 from rlvr.training.hardware import BackendUnavailable, cuda_available, resolve_optim
 
 
@@ -141,9 +141,10 @@ class MergedSampling:
         return completions, None
 
 
-def grpo_trainer_class(GRPOTrainer, params: TrainParams, generation: str, static_tokens: int):
-    """TRL's GRPOTrainer with what params ask for mixed in: dynamic sampling and the shared prompt
-    (`rlvr.training.groups`), the merged-copy sampler (`merged`, `compiled`); and the sampling time logged."""
+def grpo_trainer_class(GRPOTrainer, params: TrainParams, generation: str, static_tokens: int, backend: str):
+    """TRL's GRPOTrainer with what params ask for mixed in: dynamic sampling and the shared prompt in the
+    loss and, on TRL's own `generate`, in sampling (`rlvr.training.groups`); the merged-copy sampler
+    (`merged`, `compiled`); and the sampling time logged."""
     mixins: list[type] = [SamplingTime]
     attributes: dict = {}
     if params.dynamic_sampling:
@@ -151,6 +152,9 @@ def grpo_trainer_class(GRPOTrainer, params: TrainParams, generation: str, static
         attributes["max_sampling_rounds"] = params.max_sampling_rounds
     if params.shared_prefix:
         mixins.append(SharedPrefix)
+        if generation == "generate" and backend == "trl":  # Unsloth samples with its own decoding
+            check_sampling_hook(GRPOTrainer)
+            mixins.append(SharedPrefill)
     if generation in ("merged", "compiled"):
         check_sampling_hook(GRPOTrainer)
         mixins.append(MergedSampling)
@@ -204,7 +208,7 @@ def build_grpo_trainer(
         ),
     )
     trainer_class = grpo_trainer_class(
-        GRPOTrainer, params, generation, max_prompt_tokens + params.max_completion_length
+        GRPOTrainer, params, generation, max_prompt_tokens + params.max_completion_length, backend
     )
     return trainer_class(
         model=model,
