@@ -109,12 +109,14 @@ def plain_trl_trainer(
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """The table at its natural width even when written to a file or a pipe (rich would wrap it to 80
+    columns there), so a log pasted into docs/benchmarks.md keeps its rows whole."""
     import torch
 
     table = Table(*header, title=title)
     for row in rows:
         table.add_row(*row)
-    console = Console()
+    console = Console(width=max(80, Console(width=1000).measure(table).maximum))
     console.print(table)
     console.print(
         f"{date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
