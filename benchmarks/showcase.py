@@ -15,7 +15,12 @@ What it reports, and which is which:
 - the pooled verdict: the mean of the data seeds' deltas with a Student t interval over data seeds
   (`replicate_interval`), the one that accounts for how much a new training set moves the result;
 - the problem-level pooled estimate (every held-out problem of every data seed as one paired sample,
-  bootstrap interval), which ignores that variation and is narrower: shown for reference only.
+  bootstrap interval), which ignores that variation and is narrower: shown for reference only;
+- with `--more-sft`, GRPO against SFT given the same extra minutes: per data seed one more experiment,
+  `<prefix>-d<K>-sft`, whose SFT runs as many more steps as the GRPO arm (and the select stage) took
+  minutes, by the rate its own data seed's SFT ran at; its SFT adapter is scored against the GRPO arm on
+  the same held-out problems (paired, read from both experiments' predictions), and pooled over data
+  seeds the same way. Its own GRPO arm is cut to one step and not read.
 
 Experiments already finished with the same settings are reused, so an interrupted showcase resumes. The
 summary goes to `--out` (JSON).
@@ -38,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rlvr.config.schema import load_params
-from rlvr.evaluation.stats import conclusion, points, pooled_problems, replicate_interval
+from rlvr.evaluation.stats import conclusion, paired_comparison, points, pooled_problems, replicate_interval
 from rlvr.mlops.runs import experiment_id
 from rlvr.mlops.store import client
 
@@ -74,6 +79,30 @@ def overrides(seed_key: str, data_seed: int, grpo_seed: int, extra: list[str]) -
     ['data.builtin.seed=101', 'train.seed=0', 'registry.register_versions=false', 'train.max_steps=20']
     """
     return [f"{seed_key}={data_seed}", f"train.seed={grpo_seed}", "registry.register_versions=false", *extra]
+
+
+def more_sft_overrides(seed_key: str, data_seed: int, recipe: list[str], sft_steps: int) -> list[str]:
+    """The `-S` overrides of a data seed's SFT-for-longer experiment: the recipe's settings but GRPO's and
+    selection's (that experiment's GRPO arm is not read), SFT given `sft_steps`.
+
+    >>> more_sft_overrides("data.builtin.seed", 11, ["sft.max_examples=32", "train.max_steps=20"], 90)
+    ['data.builtin.seed=11', 'registry.register_versions=false', 'sft.max_examples=32', 'sft.max_steps=90', \
+'train.max_steps=1', 'select.enabled=false', 'train.dynamic_sampling=false', 'train.base_arm=false']
+    """
+    kept = [o for o in recipe if not o.startswith(("train.", "select.", "sft.max_steps="))]
+    return [f"{seed_key}={data_seed}", "registry.register_versions=false", *kept,
+            f"sft.max_steps={sft_steps}", "train.max_steps=1", "select.enabled=false",
+            "train.dynamic_sampling=false", "train.base_arm=false"]  # fmt: skip
+
+
+def matched_sft_steps(sft_steps: int, sft_s: float, extra_s: float) -> int:
+    """SFT's steps stretched over its own time plus what RFT took on top (GRPO, selection), at the rate SFT
+    ran at in the same experiment.
+
+    >>> matched_sft_steps(30, 300.0, 750.0)
+    105
+    """
+    return round(sft_steps * (sft_s + extra_s) / sft_s)
 
 
 def dvc(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -125,18 +154,44 @@ def committed(rev: str, path: str) -> dict:
 
 
 def result_of(data: dict) -> dict:
-    """SFT -> GRPO on the experiment's held-out problems, and what its GRPO arm spent."""
+    """SFT -> GRPO on the experiment's held-out problems, and what its arms and selection spent."""
     metrics = committed(data["rev"], "metrics/eval.json")
     comparison = next(c for c in metrics["comparisons"] if c["from"] == "sft" and c["to"] == "grpo")
-    arms = committed(data["rev"], "metrics/arms.json")
-    grpo = (arms.get("arms") or {}).get("grpo", {})
+    arms = committed(data["rev"], "metrics/arms.json").get("arms") or {}
+    grpo, sft = arms.get("grpo", {}), arms.get("sft", {})
     return {
         "sft": metrics["sft"]["accuracy"],
         "grpo": metrics["grpo"]["accuracy"],
         "comparison": comparison,
         "tied": grpo.get("tied"),
-        "grpo_minutes": (grpo.get("spent") or {}).get("wall_s", 0) / 60,
+        "grpo_minutes": grpo["spent"]["wall_s"] / 60,
+        "select_minutes": committed(data["rev"], "metrics/selection.json").get("wall_s", 0) / 60,
+        "sft_steps": sft["spent"]["steps"],
+        "sft_minutes": sft["spent"]["wall_s"] / 60,
+        "rev": data["rev"],
     }
+
+
+def held_out(rev: str, model: str) -> dict[str, bool]:
+    """Whether each held-out problem was answered right by one model of an experiment, by problem id, from
+    the evaluate stage's predictions (a DVC output, read from the cache at the experiment's commit)."""
+    import dvc.api
+
+    with dvc.api.open("eval/predictions.jsonl", rev=rev) as lines:
+        rows = [json.loads(line) for line in lines]
+    return {row["id"]: bool(row["correct"]) for row in rows if row["model"] == model}
+
+
+def against_more_sft(grpo_rev: str, more_sft_rev: str, seed: int) -> dict:
+    """The GRPO arm against SFT-for-longer on the same held-out problems, paired by problem id."""
+    grpo, longer = held_out(grpo_rev, "grpo"), held_out(more_sft_rev, "sft")
+    if set(grpo) != set(longer):
+        raise SystemExit(
+            f"data seed {seed}: the SFT-for-longer experiment was scored on other held-out problems than "
+            "its GRPO arm; remove it (`dvc exp remove`) and rerun"
+        )
+    ids = sorted(grpo)
+    return paired_comparison([longer[i] for i in ids], [grpo[i] for i in ids], names=("more_sft", "grpo"))
 
 
 def main(
@@ -146,19 +201,26 @@ def main(
     jobs: int = typer.Option(2, min=1, help="Experiments at a time (each gets cores / jobs threads)."),
     prefix: str = typer.Option("showcase", help="Experiment names: <prefix>-d<data seed>-g<GRPO seed>."),
     out: Path = typer.Option(Path(f"docs/results/showcase-{date.today()}.json"), help="The summary (JSON)."),
+    more_sft: bool = typer.Option(
+        False, help="Also per data seed: SFT given GRPO's extra minutes, paired against the GRPO arm."
+    ),
 ) -> None:
     data_list, grpo_list = integers(data_seeds, "--data-seeds"), integers(grpo_seeds, "--grpo-seeds")
     if len(data_list) < 2:
         raise typer.BadParameter("--data-seeds: a pooled interval needs at least 2 data seeds")
     if not grpo_list:
         raise typer.BadParameter("--grpo-seeds: give at least one GRPO seed")
-    source = load_params("params.yaml").data.source
+    params = load_params("params.yaml")
+    source = params.data.source
     if source not in SEED_KEYS:
         raise typer.BadParameter(
             f"data.source is {source!r}: data seeds need a generated source ({', '.join(SEED_KEYS)})"
         )
     if bad := [o for o in set_params if "=" not in o]:
         raise typer.BadParameter(f"--set takes key=value, got {bad}")
+    sft_steps = next((o.partition("=")[2] for o in set_params if o.startswith("sft.max_steps=")), None)
+    if more_sft and (params.sft.max_steps if sft_steps is None else int(sft_steps)) == 0:
+        raise typer.BadParameter("--more-sft: the recipe skips SFT (sft.max_steps 0): nothing to extend")
     plan = {
         experiment_name(prefix, d, g): (d, g, overrides(SEED_KEYS[source], d, g, set_params))
         for d in data_list
@@ -171,10 +233,27 @@ def main(
     started = time.perf_counter()
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
     experiment_id(client())  # the store's tables made once here, not by two experiments at once
+    done = run_experiments({name: wanted for name, (_, _, wanted) in plan.items()}, jobs, threads, env)
+    results = {
+        name: result_of(done[name]) | {"data_seed": d, "grpo_seed": g} for name, (d, g, _) in plan.items()
+    }
+    summary = pooled(results, set_params)
+    if more_sft:
+        summary |= against_longer_sft(results, SEED_KEYS[source], set_params, prefix, jobs, threads, env)
+    summary["minutes_this_call"] = round((time.perf_counter() - started) / 60, 1)
+    show(summary)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    console.print(f"Summary: {out}")
+
+
+def run_experiments(plan: dict[str, list[str]], jobs: int, threads: str, env: dict) -> dict[str, dict]:
+    """Each experiment of `plan` (name: its `-S` overrides) finished: kept when it ran earlier with the same
+    settings, else queued and run; every named experiment of the repository, as `finished_experiments`."""
     dvc("queue", "remove", "--failed", check=False)  # failed attempts are queued again below
     kept = finished_experiments()
     queued = []
-    for name, (_, _, wanted) in plan.items():
+    for name, wanted in plan.items():
         if name in kept and same_settings(kept[name], wanted):
             console.print(f"{name}: finished earlier, kept")
             continue
@@ -195,15 +274,49 @@ def main(
             f"[red]failed: {', '.join(missing)}[/red]; `dvc queue logs <name>` says why, rerun to retry"
         )
         raise typer.Exit(1)
-    results = {
-        name: result_of(done[name]) | {"data_seed": d, "grpo_seed": g} for name, (d, g, _) in plan.items()
+    return done
+
+
+def against_longer_sft(
+    results: dict[str, dict],
+    seed_key: str,
+    recipe: list[str],
+    prefix: str,
+    jobs: int,
+    threads: str,
+    env: dict,
+) -> dict:
+    """GRPO against SFT given the same extra minutes, per data seed and pooled over data seeds."""
+    by_seed: dict[int, list[dict]] = defaultdict(list)
+    for result in results.values():
+        by_seed[result["data_seed"]].append(result)
+    plan, steps = {}, {}
+    for seed, runs in sorted(by_seed.items()):
+        extra = mean(r["grpo_minutes"] + r["select_minutes"] for r in runs)  # GRPO seeds: their mean
+        steps[seed] = matched_sft_steps(runs[0]["sft_steps"], runs[0]["sft_minutes"], extra)
+        plan[f"{prefix}-d{seed}-sft"] = more_sft_overrides(seed_key, seed, recipe, steps[seed])
+    done = run_experiments(plan, jobs, threads, env)
+    per_seed, comparisons = {}, {}
+    for seed, runs in sorted(by_seed.items()):
+        rev = done[f"{prefix}-d{seed}-sft"]["rev"]
+        compared = [against_more_sft(r["rev"], rev, seed) for r in runs]
+        comparisons[seed] = compared[0] | {"sft_steps": steps[seed], "grpo_seeds": len(compared)}
+        per_seed[seed] = mean(c["delta"] for c in compared)
+    try:
+        over = replicate_interval(list(per_seed.values()), names=("more_sft", "grpo"))
+        verdict = (
+            f"{conclusion(over)} (t interval over {len(per_seed)} data seeds, p = {over['p_value']:.3f})"
+        )
+    except ValueError as undefined:
+        over, verdict = None, str(undefined)
+    return {
+        "more_sft": {
+            "per_data_seed": comparisons,
+            "per_data_seed_delta": per_seed,
+            "over_data_seeds": over,
+            "verdict": verdict,
+        }
     }
-    summary = pooled(results, set_params)
-    summary["minutes_this_call"] = round((time.perf_counter() - started) / 60, 1)
-    show(summary)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2) + "\n")
-    console.print(f"Summary: {out}")
 
 
 def wait_for(names: list[str], poll_s: float = 20) -> None:
@@ -280,6 +393,13 @@ def show(summary: dict) -> None:
     )
     for seed, spread in summary["grpo_seed_spread"].items():
         console.print(f"GRPO-seed noise on data seed {seed}: sd {100 * spread:.1f} points")
+    if more := summary.get("more_sft"):
+        for seed, c in more["per_data_seed"].items():
+            console.print(
+                f"data seed {seed}: GRPO against SFT for {c['sft_steps']} steps (the same extra minutes): "
+                f"{points(c)}, fixed / broken {c['fixed']} / {c['broken']}"
+            )
+        console.print(f"GRPO against SFT given the same minutes, over data seeds: {more['verdict']}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ GRPO step. Off, every training problem goes on to train unchanged. Both GRPO arm
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -50,6 +51,7 @@ def main(
     tokenizer = format_template(load_tokenizer(base), p.format)
     origin = "the SFT adapter" if adapter else "the base model"
     print(f"select: {len(scored)} problems x {s.samples} samples from {origin}, temperature {t.temperature}")
+    started = time.perf_counter()
     completions = sample(
         model,
         tokenizer,
@@ -82,6 +84,7 @@ def main(
         "kept_share": len(kept) / len(scored),
         "mean_pass_rate": sum(counts) / (len(scored) * s.samples),
         "histogram": histogram(counts, s.samples),
+        "wall_s": round(time.perf_counter() - started, 3),  # part of what RFT costs beside SFT
     }
     if not kept:
         raise DataError(

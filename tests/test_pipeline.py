@@ -129,8 +129,10 @@ def test_dvc_plots_render_the_logged_curves_and_the_charts(project_copy, tmp_pat
             == (files["plots"] / f"{chart}.png").read_bytes()
         )
     dvc(project_copy, "plots", "show", "--out", str(tmp_path / "html"))
-    page = (tmp_path / "html" / "index.html").read_text()
+    page = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
     assert "frac_reward_zero_std" in page and "workspace_plots_training.png" in page
+    # the project's template (.dvc/plots.html): a charset, and where the offline page is
+    assert '<meta charset="utf-8">' in page and "<code>rlvr plots</code>" in page
     # `rlvr plots`: the same plots in one page that needs no network (no script at all)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "rlvr"), "plots", "--root", str(project_copy)],

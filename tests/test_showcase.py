@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from benchmarks.showcase import experiment_name, main, overrides, pooled
+from benchmarks.showcase import experiment_name, main, matched_sft_steps, overrides, pooled
 from rlvr.evaluation.stats import pooled_problems, replicate_interval
 from tests.conftest import make_project, project_env
 
@@ -55,7 +55,8 @@ def test_each_replicate_is_an_experiment_of_the_pipeline_that_registers_nothing(
     [(["--data-seeds", "5"], "at least 2 data seeds"),
      (["--data-seeds", "5,x"], "comma-separated integers"),
      (["--data-seeds", "5,5"], "each seed once"),
-     (["--set", "train.max_steps"], "key=value")],
+     (["--set", "train.max_steps"], "key=value"),
+     (["--more-sft", "--set", "sft.max_steps=0"], "the recipe skips SFT")],
 )  # fmt: skip
 def test_bad_options_are_refused_before_any_work(tmp_path, monkeypatch, args, says):
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
@@ -67,10 +68,12 @@ def test_bad_options_are_refused_before_any_work(tmp_path, monkeypatch, args, sa
 
 @pytest.mark.slow
 def test_a_small_showcase_runs_dvc_experiments_and_resumes(tmp_path, tiny_model):
+    """Two data seeds through the pipeline as DVC experiments, then SFT given GRPO's minutes on each (its
+    steps from the replicate's own timings, paired on the same held-out problems), then resumed."""
     project = make_project(tmp_path / "project", tiny_model)
     env = project_env(project)
     command = [sys.executable, "-m", "benchmarks.showcase", "--data-seeds", "1,2", "--jobs", "2",
-               "--prefix", "t", "--out", str(tmp_path / "summary.json")]  # fmt: skip
+               "--prefix", "t", "--out", str(tmp_path / "summary.json"), "--more-sft"]  # fmt: skip
     first = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -87,7 +90,27 @@ def test_a_small_showcase_runs_dvc_experiments_and_resumes(tmp_path, tiny_model)
     names = {
         rev["name"] for b in shown for e in b.get("experiments") or [] for rev in e["revs"] if rev.get("name")
     }
-    assert {"t-d1-g0", "t-d2-g0"} <= names
+    assert {"t-d1-g0", "t-d2-g0", "t-d1-sft", "t-d2-sft"} <= names
+    more = summary["more_sft"]
+    for seed in ("1", "2"):
+        run = summary["replicates"][f"t-d{seed}-g0"]
+        extra = run["grpo_minutes"] + run["select_minutes"]
+        steps = matched_sft_steps(run["sft_steps"], run["sft_minutes"], extra)
+        compared = more["per_data_seed"][seed]
+        assert compared["sft_steps"] == steps > run["sft_steps"]
+        assert compared["n"] == run["comparison"]["n"] and (compared["from"], compared["to"]) == (
+            "more_sft",
+            "grpo",
+        )
+        assert more["per_data_seed_delta"][seed] == compared["delta"]
+    sft_params = next(
+        rev["data"]["params"]["params.yaml"]["data"]
+        for b in shown
+        for e in b.get("experiments") or []
+        for rev in e["revs"]
+        if rev.get("name") == "t-d1-sft"
+    )
+    assert sft_params["train"]["max_steps"] == 1 and sft_params["sft"]["max_steps"] == steps_of(more, "1")
     from mlflow import MlflowClient
 
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
@@ -95,6 +118,10 @@ def test_a_small_showcase_runs_dvc_experiments_and_resumes(tmp_path, tiny_model)
     runs = client.search_runs(
         [client.get_experiment_by_name("rlvr").experiment_id], "tags.`rlvr.role` = 'pipeline'"
     )
-    assert {run.data.tags["dvc.experiment"] for run in runs} == {"t-d1-g0", "t-d2-g0"}
+    assert {run.data.tags["dvc.experiment"] for run in runs} == {"t-d1-g0", "t-d2-g0", "t-d1-sft", "t-d2-sft"}
     again = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("finished earlier, kept") == 2
+    assert again.returncode == 0 and again.stdout.count("finished earlier, kept") == 4
+
+
+def steps_of(more_sft: dict, seed: str) -> int:
+    return more_sft["per_data_seed"][seed]["sft_steps"]
