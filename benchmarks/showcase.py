@@ -1,6 +1,7 @@
 """`make showcase`: the pipeline's own stages replicated over data seeds, as DVC experiments, pooled.
 
-    python -m benchmarks.showcase --data-seeds 101,102,103 [--grpo-seeds 0] [--set train.x=y ...] [--jobs 2]
+    python -m benchmarks.showcase [--data-seeds 101,102,103,104,105] [--grpo-seeds 0] [--set train.x=y ...]
+        [--jobs 2] [--no-more-sft]
 
 The unit of replication is a data seed: its own generated problems, hence its own training set, SFT
 adapter and held-out set. Each (data seed, GRPO seed) is one `dvc exp run --queue` of this project's
@@ -16,7 +17,7 @@ What it reports, and which is which:
   (`replicate_interval`), the one that accounts for how much a new training set moves the result;
 - the problem-level pooled estimate (every held-out problem of every data seed as one paired sample,
   bootstrap interval), which ignores that variation and is narrower: shown for reference only;
-- with `--more-sft`, GRPO against SFT given the same extra minutes: per data seed one more experiment,
+- unless `--no-more-sft`, GRPO against SFT given the same extra minutes: per data seed one more experiment,
   `<prefix>-d<K>-sft`, whose SFT runs as many more steps as the GRPO arm (and the select stage) took
   minutes, by the rate its own data seed's SFT ran at; its SFT adapter is scored against the GRPO arm on
   the same held-out problems (paired, read from both experiments' predictions), and pooled over data
@@ -202,7 +203,7 @@ def main(
     prefix: str = typer.Option("showcase", help="Experiment names: <prefix>-d<data seed>-g<GRPO seed>."),
     out: Path = typer.Option(Path(f"docs/results/showcase-{date.today()}.json"), help="The summary (JSON)."),
     more_sft: bool = typer.Option(
-        False, help="Also per data seed: SFT given GRPO's extra minutes, paired against the GRPO arm."
+        True, help="Also per data seed: SFT given GRPO's extra minutes, paired against the GRPO arm."
     ),
 ) -> None:
     data_list, grpo_list = integers(data_seeds, "--data-seeds"), integers(grpo_seeds, "--grpo-seeds")
@@ -220,7 +221,7 @@ def main(
         raise typer.BadParameter(f"--set takes key=value, got {bad}")
     sft_steps = next((o.partition("=")[2] for o in set_params if o.startswith("sft.max_steps=")), None)
     if more_sft and (params.sft.max_steps if sft_steps is None else int(sft_steps)) == 0:
-        raise typer.BadParameter("--more-sft: the recipe skips SFT (sft.max_steps 0): nothing to extend")
+        raise typer.BadParameter("the recipe skips SFT (sft.max_steps 0): add --no-more-sft")
     plan = {
         experiment_name(prefix, d, g): (d, g, overrides(SEED_KEYS[source], d, g, set_params))
         for d in data_list
