@@ -40,6 +40,7 @@ from pathlib import Path
 from statistics import mean, pstdev
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -141,8 +142,6 @@ def flat(tree: dict, prefix: str = "") -> dict:
 
 def same_settings(data: dict, wanted: list[str]) -> bool:
     """Whether a kept experiment ran with these `key=value` overrides (read as YAML, as DVC reads them)."""
-    import yaml
-
     params = flat(value(data, "params", "params.yaml"))
     return all(params.get(key) == yaml.safe_load(text) for key, _, text in (o.partition("=") for o in wanted))
 
@@ -220,7 +219,7 @@ def main(
     if bad := [o for o in set_params if "=" not in o]:
         raise typer.BadParameter(f"--set takes key=value, got {bad}")
     sft_steps = next((o.partition("=")[2] for o in set_params if o.startswith("sft.max_steps=")), None)
-    if more_sft and (params.sft.max_steps if sft_steps is None else int(sft_steps)) == 0:
+    if more_sft and (params.sft.max_steps if sft_steps is None else yaml.safe_load(sft_steps)) == 0:
         raise typer.BadParameter("the recipe skips SFT (sft.max_steps 0): add --no-more-sft")
     plan = {
         experiment_name(prefix, d, g): (d, g, overrides(SEED_KEYS[source], d, g, set_params))
