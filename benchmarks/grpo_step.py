@@ -2,6 +2,7 @@
 rlvr's train stage, per generated token, measured robustly, and against the machine's own limit.
 
     python -m benchmarks.grpo_step [--steps 6 --repeats 3] [--set train.shared_prefix=true ...]
+        [--variant train.generation=merged --variant model.dtype=float32,train.shared_prefix=false ...]
 
 Both sides train the embedded model (SmolLM2-135M-Instruct) with a fresh LoRA (r=16, every projection) on
 the same prompts with the same seed, and the same shape of step: 16 completions (4 prompts x 4) of up
@@ -10,7 +11,9 @@ default (bf16 autocast, gradient checkpointing). rlvr's side is the real `tasks.
 embedded default's params (plus any `--set`), in a process of its own.
 
 The sides alternate, `--repeats` times (TRL, rlvr, TRL, rlvr, ...), each run measuring `--steps` steps
-after a warm-up step, so drift in the machine's speed hits both alike. A step's cost per token is its
+after a warm-up step, so drift in the machine's speed hits both alike. Each `--variant` (comma-separated
+key=value on top of `--set`) is one more rlvr side in the same rotation: levers measured one at a time
+against the same TRL runs. A step's cost per token is its
 time (TRL's `step_time`) over the completion tokens it generated; each run's cost is the median over its
 steps; each repeat gives one ratio rlvr / TRL, and the ratio printed is the median over repeats with
 their range.
@@ -145,10 +148,30 @@ def utilisation(rows: list[dict], n: int, prompt: float, shared: bool, peak: flo
     return statistics.median(whole), statistics.median(training)
 
 
+def nested(items: list[str]) -> dict:
+    """`key.sub=value` overrides as nested params (values read as YAML).
+
+    >>> nested(["train.shared_prefix=true", "model.dtype=float32"])
+    {'train': {'shared_prefix': True}, 'model': {'dtype': 'float32'}}
+    """
+    out: dict = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(text)
+    return out
+
+
 def main(
     steps: int = typer.Option(6, min=2, help="Steps per run; the first is left out as warm-up."),
     repeats: int = typer.Option(3, min=1, help="Runs per side, alternating."),
     set_params: list[str] = typer.Option([], "--set", help="rlvr params for its side, key=value."),
+    variants: list[str] = typer.Option(
+        [], "--variant", help="One more rlvr side: comma-separated key=value on top of --set."
+    ),
     side: str = typer.Option("", hidden=True),
     out: Path = typer.Option(None, hidden=True),
 ) -> None:
@@ -156,15 +179,12 @@ def main(
     if side == "trl":
         plain_trl(base, steps, out)
         return
-    overrides: dict = {}
-    for item in set_params:
-        key, _, text = item.partition("=")
-        *parents, leaf = key.split(".")
-        node = overrides
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(text)
-    ratios, sides = [], {"trl": [], "rlvr": []}
+    configs = {"rlvr": set_params} | {
+        f"variant {i + 1}": [*set_params, *v.split(",")] for i, v in enumerate(variants)
+    }
+    overrides = {name: nested(items) for name, items in configs.items()}
+    ratios: dict[str, list[float]] = {name: [] for name in configs}
+    sides: dict[str, list[dict]] = {"trl": []} | {name: [] for name in configs}
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(repeats):
             work = Path(tmp) / str(repeat)
@@ -175,27 +195,40 @@ def main(
                 check=True,
             )  # fmt: skip
             trl_rows = measured(json.loads((work / "trl.json").read_text()))
-            rlvr_rows = measured(rlvr_stage(base, steps, work / "rlvr", overrides))
             sides["trl"] += trl_rows
-            sides["rlvr"] += rlvr_rows
-            ratios.append(cost(rlvr_rows) / cost(trl_rows))
-            print(f"repeat {repeat + 1}: rlvr/trl {ratios[-1]:.2f}", flush=True)
-    rlvr_dtype = resolve_dtype(overrides.get("model", {}).get("dtype", "auto"))
+            for index, (name, settings) in enumerate(overrides.items()):
+                rows = measured(rlvr_stage(base, steps, work / f"rlvr{index}", settings))
+                sides[name] += rows
+                ratios[name].append(cost(rows) / cost(trl_rows))
+                print(f"repeat {repeat + 1}: {name} / trl {ratios[name][-1]:.2f}", flush=True)
+    dtypes = {
+        name: resolve_dtype(settings.get("model", {}).get("dtype", "auto"))
+        for name, settings in overrides.items()
+    }
     n, prompt = matmul_parameters(base), prompt_tokens(base)
-    peaks = {dtype: matmul_flops(dtype) for dtype in {"bfloat16", rlvr_dtype}}
-    shared = bool(overrides.get("train", {}).get("shared_prefix"))
-    table = []
-    for name, rows, dtype, shares in (
-        ("plain TRL script, TRL's default GRPOConfig (bf16 autocast, gradient checkpointing)", sides["trl"],
+    peaks = {dtype: matmul_flops(dtype) for dtype in {"bfloat16", *dtypes.values()}}
+    rows_out = [
+        ("plain TRL script, TRL's default GRPOConfig (bf16 autocast, gradient checkpointing)", "trl",
          "bfloat16", False),
-        (f"rlvr train stage ({', '.join([rlvr_dtype, *set_params])})", sides["rlvr"], rlvr_dtype, shared),
-    ):  # fmt: skip
+    ] + [
+        (f"{name}: rlvr train stage ({', '.join([dtypes[name], *configs[name]])})", name, dtypes[name],
+         bool(settings.get("train", {}).get("shared_prefix")))
+        for name, settings in overrides.items()
+    ]  # fmt: skip
+    table = []
+    for label, name, dtype, shares in rows_out:
+        rows = sides[name]
         whole, training = utilisation(rows, n, prompt, shares, peaks[dtype])
+        spread = (
+            ""
+            if name == "trl"
+            else f"{statistics.median(ratios[name]):.2f} ({min(ratios[name]):.2f}-{max(ratios[name]):.2f})"
+        )
         table.append([
-            name, f"{statistics.median(r['step_time'] for r in rows):.1f}",
+            label, f"{statistics.median(r['step_time'] for r in rows):.1f}",
             f"{statistics.median(r['time/sampling_s'] for r in rows):.1f}",
             f"{statistics.mean(r['completions/mean_length'] for r in rows):.1f}", f"{cost(rows):.0f}",
-            f"{100 * whole:.1f}%", f"{100 * training:.1f}%",
+            spread, f"{100 * whole:.1f}%", f"{100 * training:.1f}%",
         ])  # fmt: skip
     print_table(
         f"GRPO step on CPU (SmolLM2-135M, LoRA r=16, {SHAPE['batch_size']} completions x <= "
@@ -207,6 +240,7 @@ def main(
             "sampling s",
             "completion tokens",
             "ms per token",
+            "/ TRL (range over repeats)",
             "step / peak",
             "training / peak",
         ],
@@ -218,10 +252,10 @@ def main(
         f"{n / 1e6:.0f}M matmul parameters, {prompt:.0f} prompt tokens; CPU flags: {' '.join(flags)}"
     )
     print(
-        f"ratios per repeat: {', '.join(f'{r:.2f}' for r in ratios)} "
-        f"(range {min(ratios):.2f}-{max(ratios):.2f})"
+        f"ratios per repeat: {', '.join(f'{r:.2f}' for r in ratios['rlvr'])} "
+        f"(range {min(ratios['rlvr']):.2f}-{max(ratios['rlvr']):.2f})"
     )
-    print(f"rlvr/trl cost per token: {statistics.median(ratios):.2f}")
+    print(f"rlvr/trl cost per token: {statistics.median(ratios['rlvr']):.2f}")
 
 
 if __name__ == "__main__":

@@ -114,9 +114,11 @@ def dvc(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
     return result
 
 
-def finished_experiments() -> dict[str, dict]:
-    """Each named experiment of this repository: its params and metrics, as `dvc exp show` reads them."""
-    shown = json.loads(dvc("exp", "show", "--json", "--no-fetch").stdout or "[]")
+def finished_experiments(baseline: str) -> dict[str, dict]:
+    """Each named experiment made from the commit `baseline`: its params and metrics, as `dvc exp show`
+    reads them. The commit is named, not taken as HEAD: a commit made while the experiments run must not
+    hide them."""
+    shown = json.loads(dvc("exp", "show", "--json", "--no-fetch", "--rev", baseline).stdout or "[]")
     found: dict[str, dict] = {}
     for baseline in shown:
         for experiment in baseline.get("experiments") or []:
@@ -248,10 +250,14 @@ def main(
 
 
 def run_experiments(plan: dict[str, list[str]], jobs: int, threads: str, env: dict) -> dict[str, dict]:
-    """Each experiment of `plan` (name: its `-S` overrides) finished: kept when it ran earlier with the same
-    settings, else queued and run; every named experiment of the repository, as `finished_experiments`."""
+    """Each experiment of `plan` (name: its `-S` overrides) finished: kept when it ran earlier from this
+    commit with the same settings, else queued and run; every named experiment of this commit, as
+    `finished_experiments`."""
+    baseline = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     dvc("queue", "remove", "--failed", check=False)  # failed attempts are queued again below
-    kept = finished_experiments()
+    kept = finished_experiments(baseline)
     queued = []
     for name, wanted in plan.items():
         if name in kept and same_settings(kept[name], wanted):
@@ -268,7 +274,7 @@ def run_experiments(plan: dict[str, list[str]], jobs: int, threads: str, env: di
         console.print(f"{len(queued)} experiments queued, {jobs} at a time, {threads} torch thread(s) each")
         dvc("queue", "start", "--jobs", str(jobs), env=env)
         wait_for(queued)
-    done = finished_experiments()
+    done = finished_experiments(baseline)
     if missing := [name for name in plan if name not in done]:
         console.print(
             f"[red]failed: {', '.join(missing)}[/red]; `dvc queue logs <name>` says why, rerun to retry"

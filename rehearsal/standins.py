@@ -63,21 +63,27 @@ QWEN3_LIKE_TEMPLATE = (
 )
 
 
-def build_qwen3(dest: Path, corpus: list[str], seed: int = 0, hidden: int = 64) -> Path:
-    """A tiny Qwen3 at `dest`: 2 layers, `hidden` wide, 4 heads of 16 (2 key-value heads), random weights."""
-    import torch
+def byte_bpe(corpus: list[str], vocab_size: int, special: list[str]):
+    """A byte-level BPE tokenizer (GPT-2's and Qwen's kind: every byte has a token, so any text encodes)
+    trained on `corpus`, with `special` as its special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
     bpe.train_from_iterator(
-        corpus,
-        trainers.BpeTrainer(
-            vocab_size=600, special_tokens=QWEN3_SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-        ),
+        corpus, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special, initial_alphabet=alphabet)
     )
+    return bpe
+
+
+def build_qwen3(dest: Path, corpus: list[str], seed: int = 0, hidden: int = 64) -> Path:
+    """A tiny Qwen3 at `dest`: 2 layers, `hidden` wide, 4 heads of 16 (2 key-value heads), random weights."""
+    import torch
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    bpe = byte_bpe(corpus, 600, QWEN3_SPECIAL)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         eos_token="<|endoftext|>",

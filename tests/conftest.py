@@ -120,6 +120,24 @@ def make_project(dest: Path, tiny_model: Path) -> Path:
     return dest
 
 
+def greedy_answers(project: Path, questions: list[str]) -> list[str]:
+    """What the project's trained GRPO adapter answers, greedily, at the evaluate stage's settings: the
+    reference a served or registered copy of it must reproduce."""
+    from rlvr.config.schema import load_params
+    from rlvr.data.prompts import chat_prompt
+    from rlvr.mlops.dvcfile import paths
+    from rlvr.training.decoding import generate
+    from rlvr.training.models import load_model, load_tokenizer
+
+    files, params = paths(project), load_params(project / "params.yaml")
+    model = load_model(files["base"], params.model.dtype, adapter=files["grpo"])
+    prompts = [chat_prompt(question, params.format) for question in questions]
+    answers, _ = generate(
+        model, load_tokenizer(files["grpo"]), prompts, params.evaluate.max_new_tokens, len(prompts)
+    )
+    return answers
+
+
 def copy_project(source: Path, dest: Path) -> Path:
     shutil.copytree(source, dest, symlinks=True)
     return dest

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from rlvr.config.schema import load_params
-from rlvr.mlops.dvcfile import paths
-from tests.conftest import project_env
+from tests.conftest import greedy_answers, project_env
 
 
 def test_ask_answers_with_the_champion_adapter(reproduced, monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     from rlvr.cli import app
-    from rlvr.data.prompts import chat_prompt
-    from rlvr.training.decoding import generate
-    from rlvr.training.models import load_model, load_tokenizer
 
     project = reproduced[0]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", project_env(project)["MLFLOW_TRACKING_URI"])
     monkeypatch.setenv("RLVR_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     question = "What is 12 + 30?"
-    files, params = paths(project), load_params(project / "params.yaml")
-    model = load_model(files["base"], params.model.dtype, adapter=files["grpo"])
-    expected, _ = generate(
-        model,
-        load_tokenizer(files["grpo"]),
-        [chat_prompt(question, params.format)],
-        params.evaluate.max_new_tokens,
-        1,
-    )
+    expected = greedy_answers(project, [question])
     runner = CliRunner()
     result = runner.invoke(
         app, ["ask", question, "--show-reasoning", "--model", "models:/rlvr-math@champion"]

@@ -12,9 +12,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from benchmarks.showcase import experiment_name, main, matched_sft_steps, overrides, pooled
+from benchmarks.showcase import (
+    experiment_name,
+    finished_experiments,
+    main,
+    matched_sft_steps,
+    overrides,
+    pooled,
+)
 from rlvr.evaluation.stats import pooled_problems, replicate_interval
-from tests.conftest import make_project, project_env
+from tests.conftest import git, make_project, project_env
 
 
 def replicate(data_seed: int, grpo_seed: int, fixed: int, broken: int, n: int = 100) -> dict:
@@ -67,7 +74,7 @@ def test_bad_options_are_refused_before_any_work(tmp_path, monkeypatch, args, sa
 
 
 @pytest.mark.slow
-def test_a_small_showcase_runs_dvc_experiments_and_resumes(tmp_path, tiny_model):
+def test_a_small_showcase_runs_dvc_experiments_and_resumes(tmp_path, tiny_model, monkeypatch):
     """Two data seeds through the pipeline as DVC experiments, then SFT given GRPO's minutes on each (its
     steps from the replicate's own timings, paired on the same held-out problems), then resumed."""
     project = make_project(tmp_path / "project", tiny_model)
@@ -121,6 +128,11 @@ def test_a_small_showcase_runs_dvc_experiments_and_resumes(tmp_path, tiny_model)
     assert {run.data.tags["dvc.experiment"] for run in runs} == {"t-d1-g0", "t-d2-g0", "t-d1-sft", "t-d2-sft"}
     again = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("finished earlier, kept") == 4
+    # a commit made meanwhile (say while the queue ran) hides nothing made from the commit they started on
+    baseline = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True)
+    git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "later")
+    monkeypatch.chdir(project)
+    assert set(finished_experiments(baseline.stdout.strip())) == names
 
 
 def steps_of(more_sft: dict, seed: str) -> int:

@@ -15,7 +15,7 @@ from rlvr.config.schema import load_params
 from rlvr.files import read_jsonl, read_log
 from rlvr.mlops.dvcfile import paths
 from rlvr.mlops.runs import INPUTS, ROLE
-from tests.conftest import project_env, registry_client
+from tests.conftest import greedy_answers, project_env, registry_client
 
 
 def pipeline_runs(client) -> list:
@@ -104,9 +104,6 @@ def test_register_logs_from_the_parent_run_and_links_the_training_run(reproduced
 def test_the_registered_model_loads_from_another_directory_with_only_the_tracking_uri(reproduced, tmp_path):
     """A fresh process, elsewhere, whose environment names only the tracking URI (and a cache): the
     version brings its code (rlvr, logged as code, no pickle) and its base model."""
-    from rlvr.data.prompts import chat_prompt
-    from rlvr.training.decoding import generate
-    from rlvr.training.models import load_model, load_tokenizer
 
     project = reproduced[0]
     question = "What is 12 + 30?"
@@ -133,15 +130,7 @@ def test_the_registered_model_loads_from_another_directory_with_only_the_trackin
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert "/artifacts/code/rlvr/" in out["rlvr"]  # the version's own copy of rlvr
-    files, params = paths(project), load_params(project / "params.yaml")
-    model = load_model(files["base"], params.model.dtype, adapter=files["grpo"])
-    expected, _ = generate(
-        model,
-        load_tokenizer(files["grpo"]),
-        [chat_prompt(question, params.format)],
-        params.evaluate.max_new_tokens,
-        1,
-    )
+    expected = greedy_answers(project, [question])
     assert out["answers"] == expected
     assert sorted(p.name for p in elsewhere.iterdir()) == []  # no stray mlflow.db
     assert "cloudpickle" not in result.stderr.lower()

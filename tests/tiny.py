@@ -22,9 +22,9 @@ SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 def build_tiny_model(dest: Path, seed: int = 0, hidden: int = 32) -> Path:
     """The model at `dest`; `hidden` is split over 4 heads (Unsloth's kernels want a head of 16 or more)."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+    from rehearsal.standins import byte_bpe
     from rlvr.config.schema import Markers
     from rlvr.data.problems import make_problems
     from rlvr.data.prompts import system_prompt
@@ -32,15 +32,7 @@ def build_tiny_model(dest: Path, seed: int = 0, hidden: int = 32) -> Path:
     corpus = [system_prompt(Markers())] + [
         f"{r['problem']} {r['solution']} {r['answer']}" for r in make_problems(50, 0, [1])
     ]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(
-        corpus,
-        trainers.BpeTrainer(
-            vocab_size=400, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-        ),
-    )
+    bpe = byte_bpe(corpus, 400, SPECIAL)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token="<|im_start|>"
     )

@@ -206,7 +206,22 @@ class LoraParams(Section):
     )
 
 
-class SftParams(Section):
+class TrainerSection(Section):
+    """A section handed to a transformers Trainer: its scheduler and optimizer are names transformers
+    knows, checked here rather than when training starts."""
+
+    @field_validator("lr_scheduler_type", check_fields=False)
+    @classmethod
+    def _a_transformers_scheduler(cls, name: str) -> str:
+        return _one_of(name, transformers_names("trainer_utils", "SchedulerType"))
+
+    @field_validator("optim", check_fields=False)
+    @classmethod
+    def _a_transformers_optimizer(cls, name: str) -> str:
+        return _one_of(name, transformers_names("training_args", "OptimizerNames"))
+
+
+class SftParams(TrainerSection):
     """The format warm-up on worked solutions; `max_steps: 0` skips it."""
 
     max_steps: int = Field(default=30, ge=0)
@@ -223,16 +238,6 @@ class SftParams(Section):
     lr_scheduler_type: str = "constant"  # one of transformers' SchedulerType values
     optim: str = "adamw_torch_fused"  # one of transformers' OptimizerNames values
     seed: int = 0
-
-    @field_validator("lr_scheduler_type")
-    @classmethod
-    def _a_transformers_scheduler(cls, name: str) -> str:
-        return _one_of(name, transformers_names("trainer_utils", "SchedulerType"))
-
-    @field_validator("optim")
-    @classmethod
-    def _a_transformers_optimizer(cls, name: str) -> str:
-        return _one_of(name, transformers_names("training_args", "OptimizerNames"))
 
 
 class SelectParams(Section):
@@ -257,7 +262,7 @@ class SelectParams(Section):
         return band
 
 
-class TrainParams(Section):
+class TrainParams(TrainerSection):
     """GRPO. Cost grows with batch_size x max_completion_length: budget tokens, not steps."""
 
     backend: Literal["auto", "trl", "unsloth"] = "auto"
@@ -302,16 +307,6 @@ class TrainParams(Section):
         },
         min_length=1,
     )
-
-    @field_validator("lr_scheduler_type")
-    @classmethod
-    def _a_transformers_scheduler(cls, name: str) -> str:
-        return _one_of(name, transformers_names("trainer_utils", "SchedulerType"))
-
-    @field_validator("optim")
-    @classmethod
-    def _a_transformers_optimizer(cls, name: str) -> str:
-        return _one_of(name, transformers_names("training_args", "OptimizerNames"))
 
     @field_validator("rewards")
     @classmethod

@@ -193,6 +193,21 @@ def _continuous_batches(model, tokenizer, ids, max_new_tokens, batch_size) -> li
     return [[t for t in o.generated_tokens if t != tokenizer.pad_token_id] for o in outputs.values()]
 
 
+def cut_at_end(rows: Sequence[list[int]], eos_ids: Sequence[int]) -> list[list[int]]:
+    """Each generated row up to and including its first end token (all of it when it has none): what
+    follows is padding of a batch whose other rows ran on.
+
+    >>> cut_at_end([[5, 2, 0, 0], [5, 6, 7]], eos_ids=[2])
+    [[5, 2], [5, 6, 7]]
+    """
+    ends = set(eos_ids)
+    completions = []
+    for row in rows:
+        stop = next((i for i, token in enumerate(row) if token in ends), len(row) - 1)
+        completions.append(row[: stop + 1])
+    return completions
+
+
 def group_sizes(prompt_ids: Sequence[list[int]]) -> list[int]:
     """How many times each prompt repeats in a row (TRL hands a group's prompt to the sampler once per
     completion, one group after the other).
@@ -246,12 +261,7 @@ def shared_prefill_sample(
             past_key_values=cache,
             generation_config=config,
         )
-    ends = set(eos_ids)
-    completions = []
-    for row in output[:, width:].tolist():
-        stop = next((i for i, token in enumerate(row) if token in ends), len(row) - 1)
-        completions.append(row[: stop + 1])
-    return completions
+    return cut_at_end(output[:, width:].tolist(), eos_ids)
 
 
 class MergedSampler:
@@ -316,9 +326,4 @@ class MergedSampler:
         self.model.generation_config = config
         with torch.inference_mode():
             output = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config)
-        ends = set(eos_ids)
-        completions = []
-        for row in output[:, width:].tolist():
-            stop = next((i for i, token in enumerate(row) if token in ends), len(row) - 1)
-            completions.append(row[: stop + 1])
-        return completions
+        return cut_at_end(output[:, width:].tolist(), eos_ids)
