@@ -168,9 +168,12 @@ class EvenAnswersVary:
         ]
 
 
-@pytest.mark.parametrize(("generation", "steps_per_generation"), [("generate", 1), ("merged", 2)])
+@pytest.mark.parametrize(
+    ("generation", "steps_per_generation", "shared"),
+    [("generate", 1, False), ("merged", 2, False), ("generate", 1, True)],
+)
 def test_dynamic_sampling_fills_a_round_with_groups_that_do_not_tie(
-    tiny_model, tmp_path, generation, steps_per_generation
+    tiny_model, tmp_path, generation, steps_per_generation, shared
 ):
     whole = make_problems(40, seed=4, levels=[1], kinds=["arithmetic"])
     odd = [r for r in whole if int(r["answer"]) % 2 == 1]
@@ -179,6 +182,7 @@ def test_dynamic_sampling_fills_a_round_with_groups_that_do_not_tie(
     params = TrainParams(
         max_steps=2, batch_size=8, num_generations=4, max_completion_length=8, learning_rate=0.05,
         steps_per_generation=steps_per_generation, dynamic_sampling=True, max_sampling_rounds=6, seed=3,
+        shared_prefix=shared,
     )  # fmt: skip
     trainer = build_grpo_trainer(
         model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in rows], [EvenAnswersVary()],
