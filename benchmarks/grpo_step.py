@@ -42,7 +42,7 @@ import yaml
 
 from benchmarks.common import embedded_model, grpo_examples, plain_trl_trainer, print_table
 from rlvr.config.schema import TrainParams
-from rlvr.training.hardware import cpu_flags, resolve_dtype
+from rlvr.training.hardware import resolve_dtype, speed_flags
 
 SHAPE = dict(batch_size=16, num_generations=4, max_completion_length=48)
 PROBLEMS = 64
@@ -246,10 +246,9 @@ def main(
         ],
         table,
     )
-    flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
     print(
         f"matmul peak here: {', '.join(f'{d} {p / 1e9:.0f} GFLOP/s' for d, p in sorted(peaks.items()))}; "
-        f"{n / 1e6:.0f}M matmul parameters, {prompt:.0f} prompt tokens; CPU flags: {' '.join(flags)}"
+        f"{n / 1e6:.0f}M matmul parameters, {prompt:.0f} prompt tokens; CPU flags: {speed_flags()}"
     )
     print(
         f"ratios per repeat: {', '.join(f'{r:.2f}' for r in ratios['rlvr'])} "

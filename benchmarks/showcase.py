@@ -48,6 +48,7 @@ from rlvr.config.schema import load_params
 from rlvr.evaluation.stats import conclusion, paired_comparison, points, pooled_problems, replicate_interval
 from rlvr.mlops.runs import experiment_id
 from rlvr.mlops.store import client
+from rlvr.training.hardware import speed_flags
 
 console = Console(width=None if sys.stdout.isatty() else 130)
 SEED_KEYS = {"builtin": "data.builtin.seed", "reasoning_gym": "data.reasoning_gym.seed"}
@@ -115,18 +116,30 @@ def dvc(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
 
 
 def finished_experiments(baseline: str) -> dict[str, dict]:
-    """Each named experiment made from the commit `baseline`: its params and metrics, as `dvc exp show`
-    reads them. The commit is named, not taken as HEAD: a commit made while the experiments run must not
-    hide them."""
-    shown = json.loads(dvc("exp", "show", "--json", "--no-fetch", "--rev", baseline).stdout or "[]")
+    """Each named experiment made from the commit `baseline` that finished: its params and metrics, as
+    `dvc exp show` reads them. The commit is named, not taken as HEAD: a commit made while the experiments
+    run must not hide them."""
+    return finished(json.loads(dvc("exp", "show", "--json", "--no-fetch", "--rev", baseline).stdout or "[]"))
+
+
+def finished(shown: list[dict]) -> dict[str, dict]:
+    """The committed experiments of `dvc exp show --json`'s output, by name. One still running, or killed
+    with its machine, is shown from its workspace (`"rev": "workspace"`, no commit time) and is not done.
+
+    >>> finished([{"experiments": [{"name": "a", "revs": [{"rev": "c0ffee", "name": "a", "error": None,
+    ...     "data": {"rev": "c0ffee", "timestamp": "2026-12-04T08:53:03"}}]},
+    ...     {"name": "b", "revs": [{"rev": "beef", "name": "b", "error": None,
+    ...     "data": {"rev": "workspace", "timestamp": None}}]}]}])
+    {'a': {'rev': 'c0ffee', 'timestamp': '2026-12-04T08:53:03'}}
+    """
     found: dict[str, dict] = {}
     for baseline in shown:
         for experiment in baseline.get("experiments") or []:
             for revision in experiment.get("revs") or []:
                 data = revision.get("data") or {}
                 name = revision.get("name") or experiment.get("name")
-                if name and data and not revision.get("error"):
-                    found[name] = data | {"rev": revision.get("rev") or data.get("rev")}
+                if name and data.get("timestamp") and not revision.get("error"):
+                    found[name] = data | {"rev": revision["rev"]}
     return found
 
 
@@ -243,6 +256,12 @@ def main(
     if more_sft:
         summary |= against_longer_sft(results, SEED_KEYS[source], set_params, prefix, jobs, threads, env)
     summary["minutes_this_call"] = round((time.perf_counter() - started) / 60, 1)
+    summary["made_by"] = {  # what a reader needs to rerun it
+        "command": " ".join(["python -m benchmarks.showcase", *sys.argv[1:]]),
+        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "date": str(date.today()),
+        "machine": f"{os.cpu_count()} cores, CPU flags: {speed_flags()}",
+    }
     show(summary)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
@@ -271,7 +290,7 @@ def run_experiments(plan: dict[str, list[str]], jobs: int, threads: str, env: di
         dvc("exp", "run", "--queue", "--name", name, *[arg for o in wanted for arg in ("-S", o)], env=env)
         queued.append(name)
     if queued:
-        console.print(f"{len(queued)} experiments queued, {jobs} at a time, {threads} torch thread(s) each")
+        console.print(f"{len(queued)} experiment(s) queued, {jobs} at a time, {threads} torch thread(s) each")
         dvc("queue", "start", "--jobs", str(jobs), env=env)
         wait_for(queued)
     done = finished_experiments(baseline)

@@ -43,6 +43,18 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
     return frozenset()
 
 
+def speed_flags(cpuinfo: str | None = None) -> str:
+    """The CPU flags that decide a CPU run's dtype and speed, for a benchmark's record of its machine.
+
+    >>> speed_flags("flags : fpu avx2 sse4_2 avx512f avx512_bf16\\n")
+    'avx2 avx512_bf16 avx512f'
+    >>> speed_flags("")
+    'none of avx2, avx512f, avx512_bf16, amx'
+    """
+    wanted = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+    return " ".join(sorted(cpu_flags(cpuinfo) & wanted)) or "none of avx2, avx512f, avx512_bf16, amx"
+
+
 def resolve_dtype(requested: str, cuda: bool | None = None, flags: frozenset[str] | None = None) -> str:
     """`auto`: bfloat16 on a CUDA GPU that supports it and on a CPU with native bf16, float32 elsewhere.
 
