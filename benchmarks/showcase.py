@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -345,17 +346,29 @@ def against_longer_sft(
 
 
 def wait_for(names: list[str], poll_s: float = 20) -> None:
-    """Until none of `names` is queued or running (`dvc queue status`)."""
+    """Until none of `names` is queued, and no queue worker runs (`dvc queue status`). The workers are
+    counted rather than the tasks marked Running: a task whose machine was restarted mid-run stays marked
+    Running for good."""
     while True:
         status = dvc("queue", "status", check=False).stdout
-        busy = [
-            line
-            for line in status.splitlines()
-            if any(name in line for name in names) and ("Queued" in line or "Running" in line)
-        ]
-        if not busy:
+        if not busy(status, names):
             return
         time.sleep(poll_s)
+
+
+def busy(status: str, names: list[str]) -> bool:
+    """Whether `dvc queue status` says one of `names` waits for a worker, or a worker still runs.
+
+    >>> busy("8a4992a  r-d1-g0  08:31 AM   Running\\n\\nWorker status: 0 active, 0 idle", ["r-d1-g0"])
+    False
+    >>> busy("cfe030e  r-d1-g0  09:13 AM   Queued\\n\\nWorker status: 0 active, 0 idle", ["r-d1-g0"])
+    True
+    >>> busy("cfe030e  r-d1-g0  09:13 AM   Running\\n\\nWorker status: 1 active, 0 idle", ["r-d1-g0"])
+    True
+    """
+    active = re.search(r"Worker status: (\d+) active", status)
+    queued = any(name in line and "Queued" in line for line in status.splitlines() for name in names)
+    return queued or bool(active and int(active.group(1)))
 
 
 def pooled(results: dict[str, dict], recipe: list[str]) -> dict:
