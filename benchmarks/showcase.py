@@ -120,18 +120,22 @@ def finished_experiments(baseline: str) -> dict[str, dict]:
     """Each named experiment made from the commit `baseline` that finished: its params and metrics, as
     `dvc exp show` reads them. The commit is named, not taken as HEAD: a commit made while the experiments
     run must not hide them."""
-    return finished(json.loads(dvc("exp", "show", "--json", "--no-fetch", "--rev", baseline).stdout or "[]"))
+    shown = json.loads(dvc("exp", "show", "--json", "--no-fetch", "--rev", baseline).stdout or "[]")
+    listed = dvc("exp", "list", "--name-only", "--rev", baseline).stdout.split()
+    return finished(shown, set(listed))
 
 
-def finished(shown: list[dict]) -> dict[str, dict]:
-    """The committed experiments of `dvc exp show --json`'s output, by name. One still running, or killed
-    with its machine, is shown from its workspace (`"rev": "workspace"`, no commit time) and is not done.
+def finished(shown: list[dict], listed: set[str]) -> dict[str, dict]:
+    """The experiments of `dvc exp show --json`'s output that finished, by name: those `dvc exp list`
+    names (it lists an experiment once its run is committed). `exp show` also shows one still queued,
+    running, or killed with its machine, with the params it was given and whatever metrics it has.
 
-    >>> finished([{"experiments": [{"name": "a", "revs": [{"rev": "c0ffee", "name": "a", "error": None,
-    ...     "data": {"rev": "c0ffee", "timestamp": "2026-12-04T08:53:03"}}]},
-    ...     {"name": "b", "revs": [{"rev": "beef", "name": "b", "error": None,
-    ...     "data": {"rev": "workspace", "timestamp": None}}]}]}])
-    {'a': {'rev': 'c0ffee', 'timestamp': '2026-12-04T08:53:03'}}
+    >>> finished([{"experiments": [
+    ...     {"name": "a", "revs": [{"rev": "c0ffee", "name": "a", "error": None, "data": {"rev": "c0ffee"}}]},
+    ...     {"name": "b", "revs": [{"rev": "beef", "name": "b", "error": None, "data": {"rev": "beef"}}]},
+    ...     {"name": "c", "revs": [{"rev": "f0", "name": "c", "error": None, "data": {"rev": "workspace"}}]},
+    ... ]}], {"a"})
+    {'a': {'rev': 'c0ffee'}}
     """
     found: dict[str, dict] = {}
     for baseline in shown:
@@ -139,7 +143,7 @@ def finished(shown: list[dict]) -> dict[str, dict]:
             for revision in experiment.get("revs") or []:
                 data = revision.get("data") or {}
                 name = revision.get("name") or experiment.get("name")
-                if name and data.get("timestamp") and not revision.get("error"):
+                if name in listed and data and not revision.get("error"):
                     found[name] = data | {"rev": revision["rev"]}
     return found
 
