@@ -55,6 +55,8 @@ BASELINE = [True] * 50 + [False] * 50
 NOISY = [True] * 45 + [False] * 5 + [True] * 10 + [False] * 40
 # 30 points better: fixes 30, breaks none.
 CLEAR = [True] * 50 + [True] * 30 + [False] * 20
+# clearly worse: 30 of the champion's right answers broken, none fixed (a GRPO run that lost accuracy)
+WORSE = [True] * 20 + [False] * 30 + [False] * 50
 
 
 def test_record_heldout_tags_accuracy_interval_and_set(client):
@@ -88,6 +90,20 @@ def test_better_on_paper_but_within_noise_is_not_promoted(client):
     assert recorded["p_value"] == pytest.approx(0.3018, abs=1e-4)  # McNemar: 10 fixed, 5 broken
     assert recorded["paired_on"] == "the same held-out set" and "lower bound" in recorded["rule"]
     assert HISTORY_TAG not in client.get_registered_model("m").tags
+
+
+def test_a_clearly_worse_challenger_never_becomes_champion(client):
+    """The gate the recipe issue relies on while GRPO's gain is not shown: a registered GRPO adapter that
+    lost accuracy stays challenger, and the champion keeps serving."""
+    add_version(client, BASELINE)
+    registry.promote("m", margin=0.0)
+    add_version(client, WORSE)
+    change = registry.promote("m", margin=0.0)
+    assert not change.moved and change.champion == 1
+    assert aliases(client) == {"challenger": 2, "champion": 1}
+    recorded = decision(client, 2, "promotion/v2-vs-v1")
+    assert recorded["decision"] == "kept" and recorded["delta"] == pytest.approx(-0.30)
+    assert recorded["ci_high"] < 0
 
 
 def test_clearly_better_is_promoted_and_the_decision_recorded(client):
