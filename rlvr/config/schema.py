@@ -230,8 +230,8 @@ class SftParams(TrainerSection):
     gradient_accumulation_steps: int = Field(default=1, gt=0)
     max_length: int = Field(default=256, gt=0)
     # at most this many worked solutions (the first, in the data's order): the regime where
-    # demonstrations are scarce and a verifier is cheap, where GRPO measured a gain (docs/benchmarks.md);
-    # null: every one
+    # demonstrations are scarce and a verifier is cheap (chosen on development data seeds; its gain there did
+    # not replicate on the confirmation seeds: docs/benchmarks.md); null: every one
     max_examples: int | None = Field(default=32, gt=0)
     gradient_checkpointing: bool = False  # trades compute for memory; a 135M model needs no such trade
     weight_decay: float = Field(default=0.0, ge=0)
