@@ -253,17 +253,22 @@ def main(
     started = time.perf_counter()
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
     experiment_id(client())  # the store's tables made once here, not by two experiments at once
-    done = run_experiments({name: wanted for name, (_, _, wanted) in plan.items()}, jobs, threads, env)
+    baseline = subprocess.run(  # the commit the experiments are made from, even if HEAD moves meanwhile
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    wanted = {name: settings for name, (_, _, settings) in plan.items()}
+    done = run_experiments(wanted, baseline, jobs, threads, env)
     results = {
         name: result_of(done[name]) | {"data_seed": d, "grpo_seed": g} for name, (d, g, _) in plan.items()
     }
     summary = pooled(results, set_params)
     if more_sft:
-        summary |= against_longer_sft(results, SEED_KEYS[source], set_params, prefix, jobs, threads, env)
+        seed_key = SEED_KEYS[source]
+        summary |= against_longer_sft(results, seed_key, set_params, prefix, baseline, jobs, threads, env)
     summary["minutes_this_call"] = round((time.perf_counter() - started) / 60, 1)
     summary["made_by"] = {  # what a reader needs to rerun it
         "command": " ".join(["python -m benchmarks.showcase", *sys.argv[1:]]),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "commit": baseline,
         "date": str(date.today()),
         "machine": f"{os.cpu_count()} cores, CPU flags: {speed_flags()}",
     }
@@ -273,13 +278,12 @@ def main(
     console.print(f"Summary: {out}")
 
 
-def run_experiments(plan: dict[str, list[str]], jobs: int, threads: str, env: dict) -> dict[str, dict]:
+def run_experiments(
+    plan: dict[str, list[str]], baseline: str, jobs: int, threads: str, env: dict
+) -> dict[str, dict]:
     """Each experiment of `plan` (name: its `-S` overrides) finished: kept when it ran earlier from this
     commit with the same settings, else queued and run; every named experiment of this commit, as
     `finished_experiments`."""
-    baseline = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
     dvc("queue", "remove", "--failed", check=False)  # failed attempts are queued again below
     kept = finished_experiments(baseline)
     queued = []
@@ -312,6 +316,7 @@ def against_longer_sft(
     seed_key: str,
     recipe: list[str],
     prefix: str,
+    baseline: str,
     jobs: int,
     threads: str,
     env: dict,
@@ -325,7 +330,7 @@ def against_longer_sft(
         extra = mean(r["grpo_minutes"] + r["select_minutes"] for r in runs)  # GRPO seeds: their mean
         steps[seed] = matched_sft_steps(runs[0]["sft_steps"], runs[0]["sft_minutes"], extra)
         plan[f"{prefix}-d{seed}-sft"] = more_sft_overrides(seed_key, seed, recipe, steps[seed])
-    done = run_experiments(plan, jobs, threads, env)
+    done = run_experiments(plan, baseline, jobs, threads, env)
     per_seed, comparisons = {}, {}
     for seed, runs in sorted(by_seed.items()):
         rev = done[f"{prefix}-d{seed}-sft"]["rev"]
