@@ -296,7 +296,7 @@ class TrainParams(TrainerSection):
     dynamic_sampling: bool = False
     max_sampling_rounds: int = Field(default=4, ge=1)
     # compute each group's prompt once in the passes that score completions (rlvr.training.groups)
-    shared_prefix: bool = False
+    shared_prefix: bool = True
     # name: weight (REWARD_NAMES); 0 keeps a reward in the logs only
     rewards: dict[str, float] = Field(
         default={
