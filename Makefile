@@ -29,9 +29,11 @@ demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	$(BIN)/rlvr report
 
-# The recipe study's seven runs pooled (five share data seed 0, where the recipe was chosen: the interval
-# is no proof of a gain, docs/benchmarks.md); one demo-sized run cannot show (about 75 min on 2 cores, estimated; docs/benchmarks.md). Resumes where it
-# stopped. SHOWCASE="--eval-every 5" also measures the gain after 5 and 10 steps (99 min, measured).
+# The recipe replicated through the pipeline's own stages: one `dvc exp run --queue` per data seed (its own
+# training set, SFT adapter and held-out set), two at a time, SFT -> GRPO pooled over data seeds with a 95%
+# interval, and per data seed SFT given GRPO's extra minutes (about 2 hours for the five confirmation seeds
+# on 2 cores; docs/benchmarks.md). Finished experiments are kept, so it resumes where it stopped.
+# SHOWCASE="--data-seeds 11,12,13 --set sft.max_examples=16" studies another recipe on development seeds.
 SHOWCASE ?=
 showcase: setup
 	$(BIN)/python -m benchmarks.showcase $(SHOWCASE)

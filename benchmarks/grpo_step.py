@@ -1,8 +1,8 @@
 """The cost of a GRPO step on this machine's CPU: a plain TRL script with TRL's default GRPOConfig against
 rlvr's train stage, per generated token, measured robustly, and against the machine's own limit.
 
-    python -m benchmarks.grpo_step [--steps 6 --repeats 3] [--set train.shared_prefix=true ...]
-        [--variant train.generation=merged --variant model.dtype=float32,train.shared_prefix=false ...]
+    python -m benchmarks.grpo_step [--steps 6 --repeats 3] [--set train.generation=merged ...]
+        [--variant train.shared_prefix=false --variant model.dtype=float32,train.shared_prefix=false ...]
 
 Both sides train the embedded model (SmolLM2-135M-Instruct) with a fresh LoRA (r=16, every projection) on
 the same prompts with the same seed, and the same shape of step: 16 completions (4 prompts x 4) of up
