@@ -41,7 +41,7 @@ import typer
 import yaml
 
 from benchmarks.common import embedded_model, grpo_examples, plain_trl_trainer, print_table
-from rlvr.config.schema import TrainParams
+from rlvr.config.schema import Markers, TrainParams, parse_params
 from rlvr.training.hardware import resolve_dtype, speed_flags
 
 SHAPE = dict(batch_size=16, num_generations=4, max_completion_length=48)
@@ -78,15 +78,14 @@ def matmul_parameters(base: Path) -> int:
     return layers * (attention + 3 * d * inner) + d * config["vocab_size"]
 
 
-def prompt_tokens(base: Path) -> float:
+def prompt_tokens(base: Path, markers: Markers) -> float:
     """The mean prompt length of the benchmark's problems, chat template and system prompt included."""
-    from rlvr.config.schema import Markers
     from rlvr.data.prompts import chat_prompt, prompt_ids
     from rlvr.training.models import load_tokenizer
 
     tokenizer = load_tokenizer(base)
     rows = [example["problem"] for example in grpo_examples(PROBLEMS)]
-    return statistics.mean(len(prompt_ids(tokenizer, chat_prompt(p, Markers()))) for p in rows)
+    return statistics.mean(len(prompt_ids(tokenizer, chat_prompt(p, markers))) for p in rows)
 
 
 def plain_trl(base: Path, steps: int, out: Path) -> None:
@@ -102,6 +101,13 @@ def plain_trl(base: Path, steps: int, out: Path) -> None:
     out.write_text(json.dumps(trainer.state.log_history))
 
 
+def stage_params(steps: int, overrides: dict) -> dict:
+    """The params file of rlvr's side: the benchmark's shape of step and the side's overrides; every other
+    key is the embedded default's (the schema's defaults)."""
+    params = {"train": {**SHAPE, "max_steps": steps, **overrides.get("train", {})}}
+    return params | {key: value for key, value in overrides.items() if key != "train"}
+
+
 def rlvr_stage(base: Path, steps: int, work: Path, overrides: dict) -> list[dict]:
     """rlvr's train stage on the embedded default's params, with the benchmark's shape of step."""
     from rlvr.data.problems import make_problems
@@ -109,9 +115,7 @@ def rlvr_stage(base: Path, steps: int, work: Path, overrides: dict) -> list[dict
 
     write_jsonl(make_problems(PROBLEMS, seed=1, levels=[1]), work / "data" / "train.jsonl")
     (work / "sft").mkdir()
-    params = {"train": {**SHAPE, "max_steps": steps, **overrides.get("train", {})}}
-    params |= {key: value for key, value in overrides.items() if key != "train"}
-    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    (work / "params.yaml").write_text(yaml.safe_dump(stage_params(steps, overrides)))
     command = [
         sys.executable, "-m", "tasks.train", "--params", str(work / "params.yaml"),
         "--data", str(work / "data"), "--base", str(base), "--sft", str(work / "sft"),
@@ -201,24 +205,25 @@ def main(
                 sides[name] += rows
                 ratios[name].append(cost(rows) / cost(trl_rows))
                 print(f"repeat {repeat + 1}: {name} / trl {ratios[name][-1]:.2f}", flush=True)
-    dtypes = {
-        name: resolve_dtype(settings.get("model", {}).get("dtype", "auto"))
-        for name, settings in overrides.items()
+    effective = {name: parse_params(stage_params(steps, settings)) for name, settings in overrides.items()}
+    dtypes = {name: resolve_dtype(params.model.dtype) for name, params in effective.items()}
+    n = matmul_parameters(base)
+    prompts = {"trl": prompt_tokens(base, Markers())} | {
+        name: prompt_tokens(base, params.format) for name, params in effective.items()
     }
-    n, prompt = matmul_parameters(base), prompt_tokens(base)
     peaks = {dtype: matmul_flops(dtype) for dtype in {"bfloat16", *dtypes.values()}}
     rows_out = [
         ("plain TRL script, TRL's default GRPOConfig (bf16 autocast, gradient checkpointing)", "trl",
          "bfloat16", False),
     ] + [
         (f"{name}: rlvr train stage ({', '.join([dtypes[name], *configs[name]])})", name, dtypes[name],
-         bool(settings.get("train", {}).get("shared_prefix")))
-        for name, settings in overrides.items()
+         params.train.shared_prefix)
+        for name, params in effective.items()
     ]  # fmt: skip
     table = []
     for label, name, dtype, shares in rows_out:
         rows = sides[name]
-        whole, training = utilisation(rows, n, prompt, shares, peaks[dtype])
+        whole, training = utilisation(rows, n, prompts[name], shares, peaks[dtype])
         spread = (
             ""
             if name == "trl"
@@ -248,7 +253,8 @@ def main(
     )
     print(
         f"matmul peak here: {', '.join(f'{d} {p / 1e9:.0f} GFLOP/s' for d, p in sorted(peaks.items()))}; "
-        f"{n / 1e6:.0f}M matmul parameters, {prompt:.0f} prompt tokens; CPU flags: {speed_flags()}"
+        f"{n / 1e6:.0f}M matmul parameters; prompt tokens "
+        f"{', '.join(f'{name} {length:.0f}' for name, length in prompts.items())}; CPU flags: {speed_flags()}"
     )
     print(
         f"ratios per repeat: {', '.join(f'{r:.2f}' for r in ratios['rlvr'])} "

@@ -50,6 +50,20 @@ from rlvr.config.schema import ParamsError, load_params, parse_params
             "'train.num_generations': Input should be greater than or equal to 2",
         ),
         ({"format": {"solution_end": "<SOLUTION>"}}, "format markers must be distinct"),
+        (
+            {"format": {"system_prompt": "Answer in {solution_start}{answer}{solution_end}"}},
+            "'format.system_prompt': Value error, has the placeholder(s) {answer}; only {reasoning_start}",
+        ),
+        (  # str.format's attribute syntax would reach into Python objects: refused, not filled
+            {"format": {"system_prompt": "{reasoning_start.__class__.__mro__}"}},
+            "has the placeholder(s) {reasoning_start.__class__.__mro__}",
+        ),
+        ({"format": {"system_prompt": "Think {0}"}}, "has the placeholder(s) {0}"),
+        (
+            {"format": {"system_prompt": "Answer in {solution_start"}},
+            "'format.system_prompt': Value error, is not a",
+        ),
+        ({"format": {"system_prompt": "  "}}, "'format.system_prompt': Value error, is blank"),
         ({"prepare": {"heldout_fraction": 1.5}}, "'prepare.heldout_fraction': Input should be less than 1"),
         (
             {"train": {"optim": "adam"}},
@@ -148,3 +162,20 @@ def test_a_bad_param_stops_any_stage_in_one_line(tmp_path):
     )
     assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "raw.jsonl").exists()
+
+
+def test_a_system_prompt_template_is_filled_with_the_markers_and_braces_stay_literal():
+    from rlvr.data.prompts import chat_prompt
+
+    params = parse_params(
+        {
+            "format": {
+                "solution_start": "<A>",
+                "solution_end": "</A>",
+                "system_prompt": "{{json}} {solution_start}x{solution_end}",
+            }
+        }
+    )
+    assert chat_prompt("1 + 1?", params.format)[0] == {"role": "system", "content": "{json} <A>x</A>"}
+    default = chat_prompt("1 + 1?", parse_params({}).format)[0]["content"]
+    assert default.startswith("You are given a problem.") and default.endswith("<SOLUTION></SOLUTION>")

@@ -13,6 +13,7 @@ and the fetch stage.
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -440,6 +441,9 @@ class ScheduleParams(Section):
         return timezone
 
 
+MARKER_NAMES = ("reasoning_start", "reasoning_end", "solution_start", "solution_end")
+
+
 class Markers(Section):
     """The `format` section: the four markers around the reasoning and solution sections, and whether the
     prompt opens the reasoning section. The prompts, the SFT targets and the rewards all take it."""
@@ -454,6 +458,9 @@ class Markers(Section):
     # model: the tokenizer's own chat template; plain: no role tags, turns ended by the model's end token,
     # as Unsloth's notebook writes for a base model (rlvr.data.prompts.plain_template)
     chat_template: Literal["model", "plain"] = "model"
+    # null: Unsloth's notebook's (rlvr.data.prompts.SYSTEM_PROMPT_TEMPLATE); else a template whose
+    # {reasoning_start}, {reasoning_end}, {solution_start} and {solution_end} are filled with the markers
+    system_prompt: str | None = None
 
     @model_validator(mode="after")
     def _distinct_and_non_empty(self) -> Markers:
@@ -464,9 +471,33 @@ class Markers(Section):
             raise ValueError(f"format markers must be distinct, got {values}")
         return self
 
+    @field_validator("system_prompt")
+    @classmethod
+    def _a_template_of_the_markers(cls, template: str | None) -> str | None:
+        """Only the four marker names may be placeholders: a placeholder is filled by `str.format`, whose
+        attribute and index syntax (`{reasoning_start.__class__}`) must not reach a params file's text."""
+        if template is None:
+            return None
+        if not template.strip():
+            raise ValueError("is blank: write the instruction, or null for the notebook's")
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        except ValueError as broken:
+            raise ValueError(f"is not a template ({broken}): write {{{{ and }}}} for braces") from None
+        if unknown := [f"{{{name}}}" for name in fields if name not in MARKER_NAMES]:
+            raise ValueError(
+                f"has the placeholder(s) {', '.join(unknown)}; only {{reasoning_start}}, {{reasoning_end}}, "
+                "{solution_start} and {solution_end} are filled (write {{ and }} for literal braces)"
+            )
+        return template
+
     def as_tuple(self) -> tuple[str, str, str, str]:
         """The four markers, in the order a completion writes them."""
         return (self.reasoning_start, self.reasoning_end, self.solution_start, self.solution_end)
+
+    def by_name(self) -> dict[str, str]:
+        """The four markers by their names (`MARKER_NAMES`), what a system prompt template is filled with."""
+        return dict(zip(MARKER_NAMES, self.as_tuple(), strict=True))
 
     def written(self) -> tuple[str, ...]:
         """The markers the model writes itself: all four, or the last three when the prompt opens the

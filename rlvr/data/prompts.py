@@ -31,12 +31,16 @@ SYSTEM_PROMPT_TEMPLATE = (
 
 
 def system_prompt(markers: Markers) -> str:
-    """The system prompt that asks for the reasoning section, then the solution section.
+    """The system prompt that asks for the reasoning section, then the solution section: the notebook's,
+    or `format.system_prompt` (its placeholders checked when the params were read).
 
     >>> print(system_prompt(Markers()).splitlines()[-1])
     Then, provide your final answer between <SOLUTION></SOLUTION>
+    >>> system_prompt(Markers(system_prompt="In {reasoning_start}{reasoning_end}, then {solution_start}"))
+    'In <start_working_out><end_working_out>, then <SOLUTION>'
     """
-    return SYSTEM_PROMPT_TEMPLATE.format(**markers.model_dump())
+    template = SYSTEM_PROMPT_TEMPLATE if markers.system_prompt is None else markers.system_prompt
+    return template.format(**markers.by_name())
 
 
 def chat_prompt(problem: str, markers: Markers) -> list[dict[str, str]]:
