@@ -78,14 +78,18 @@ def matmul_parameters(base: Path) -> int:
     return layers * (attention + 3 * d * inner) + d * config["vocab_size"]
 
 
-def prompt_tokens(base: Path, markers: Markers) -> float:
-    """The mean prompt length of the benchmark's problems, chat template and system prompt included."""
+def prompt_tokens(base: Path, formats: dict[str, Markers]) -> dict[str, float]:
+    """The mean prompt length of the benchmark's problems under each side's format, chat template and
+    system prompt included."""
     from rlvr.data.prompts import chat_prompt, prompt_ids
     from rlvr.training.models import load_tokenizer
 
     tokenizer = load_tokenizer(base)
     rows = [example["problem"] for example in grpo_examples(PROBLEMS)]
-    return statistics.mean(len(prompt_ids(tokenizer, chat_prompt(p, markers))) for p in rows)
+    return {
+        name: statistics.mean(len(prompt_ids(tokenizer, chat_prompt(p, markers))) for p in rows)
+        for name, markers in formats.items()
+    }
 
 
 def plain_trl(base: Path, steps: int, out: Path) -> None:
@@ -208,9 +212,7 @@ def main(
     effective = {name: parse_params(stage_params(steps, settings)) for name, settings in overrides.items()}
     dtypes = {name: resolve_dtype(params.model.dtype) for name, params in effective.items()}
     n = matmul_parameters(base)
-    prompts = {"trl": prompt_tokens(base, Markers())} | {
-        name: prompt_tokens(base, params.format) for name, params in effective.items()
-    }
+    prompts = prompt_tokens(base, {"trl": Markers()} | {name: p.format for name, p in effective.items()})
     peaks = {dtype: matmul_flops(dtype) for dtype in {"bfloat16", *dtypes.values()}}
     rows_out = [
         ("plain TRL script, TRL's default GRPOConfig (bf16 autocast, gradient checkpointing)", "trl",

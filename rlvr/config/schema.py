@@ -441,6 +441,7 @@ class ScheduleParams(Section):
         return timezone
 
 
+# the four markers' fields, in the order a completion writes them
 MARKER_NAMES = ("reasoning_start", "reasoning_end", "solution_start", "solution_end")
 
 
@@ -486,18 +487,19 @@ class Markers(Section):
             raise ValueError(f"is not a template ({broken}): write {{{{ and }}}} for braces") from None
         if unknown := [f"{{{name}}}" for name in fields if name not in MARKER_NAMES]:
             raise ValueError(
-                f"has the placeholder(s) {', '.join(unknown)}; only {{reasoning_start}}, {{reasoning_end}}, "
-                "{solution_start} and {solution_end} are filled (write {{ and }} for literal braces)"
+                f"has the placeholder(s) {', '.join(unknown)}; only "
+                f"{', '.join(f'{{{name}}}' for name in MARKER_NAMES)} are filled "
+                "(write {{ and }} for literal braces)"
             )
         return template
 
-    def as_tuple(self) -> tuple[str, str, str, str]:
-        """The four markers, in the order a completion writes them."""
-        return (self.reasoning_start, self.reasoning_end, self.solution_start, self.solution_end)
-
     def by_name(self) -> dict[str, str]:
         """The four markers by their names (`MARKER_NAMES`), what a system prompt template is filled with."""
-        return dict(zip(MARKER_NAMES, self.as_tuple(), strict=True))
+        return {name: getattr(self, name) for name in MARKER_NAMES}
+
+    def as_tuple(self) -> tuple[str, ...]:
+        """The four markers, in the order a completion writes them."""
+        return tuple(self.by_name().values())
 
     def written(self) -> tuple[str, ...]:
         """The markers the model writes itself: all four, or the last three when the prompt opens the
