@@ -99,17 +99,23 @@ def git(project: Path, *args: str) -> None:
 
 def make_project(dest: Path, tiny_model: Path) -> Path:
     """This project's files (tracked and untracked-not-ignored, as a clone would have them, plus work in
-    progress) in a fresh git repository, on the tiny profile, with the tiny model at ./tiny-model."""
+    progress) in a fresh git repository, on the tiny profile, with the tiny model at ./tiny-model. What a
+    pipeline run in this checkout wrote (`make demo`'s dvc.lock, metrics and logs, which git does not
+    ignore) is left out: the tests run the pipeline themselves, from a clone's state."""
+    from dvc.repo import Repo
+
     from rlvr.config.profiles import use_profile
 
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for name in listed:
+    def files(*options: str) -> list[str]:
+        return subprocess.run(
+            ["git", "ls-files", *options], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+
+    with Repo(str(ROOT)) as repo:
+        products = {"dvc.lock", *(out.def_path for out in repo.index.outs)}
+    untracked = files("--others", "--exclude-standard")
+    work = [name for name in untracked if not any(name == p or name.startswith(f"{p}/") for p in products)]
+    for name in files("--cached") + work:
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
