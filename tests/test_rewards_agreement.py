@@ -5,10 +5,15 @@ Each row is a gold and a guess written the way math-verify's published tests wri
 is checked twice: math-verify itself, with its default options, must reach the verdict (so the table
 cannot drift from the reference), and rlvr's reward must agree with it, the guess being the solution
 section of a completion. Golds written as bare LaTeX, the way Open R1 Math writes them, are covered in
-test_rewards.py.
+test_rewards.py. The same verdicts must come out of a fresh process on a busy machine: training's
+rewards, and so its reproducibility, depend on it.
 """
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import pytest
 from math_verify import parse, verify
@@ -88,6 +93,44 @@ AGREEMENT = [
         r"$\begin{pmatrix}1 & 0 \\ 0 & 2\end{pmatrix}$",
         False,
     ),
+    # What costs sympy most, and once cost a verdict on a busy machine: sums (math-verify does not rename a
+    # sum's index), matrices, equations, inequalities and intervals, identities, expansions
+    (r"$S_n = \sum_{i=1}^{n} i^2$", r"$S_n = \sum_{j=1}^{n} j^2$", False),
+    (r"$S_n = \sum_{i=1}^{n} i^2$", r"$S_n = \sum_{i=0}^{n-1} i^2$", False),
+    (r"$\sum_{k=1}^{10} k$", "55", True),
+    (r"$\begin{pmatrix}2 & 0 \\ 0 & 2\end{pmatrix}$", r"$\begin{bmatrix}2 & 0 \\ 0 & 2\end{bmatrix}$", True),
+    (r"$\begin{pmatrix}\frac{1}{2} \\ 3\end{pmatrix}$", r"$\begin{pmatrix}0.5 \\ 3\end{pmatrix}$", True),
+    (r"$\begin{pmatrix}1 \\ 2\end{pmatrix}$", r"$\begin{pmatrix}2 \\ 1\end{pmatrix}$", False),
+    (r"$3x - 6y + 9 = 0$", r"$x - 2y + 3 = 0$", True),
+    (r"$y = 2x + 1$", r"$y = 2x - 1$", False),
+    (r"$x^2 + y^2 = 4$", r"$2x^2 + 2y^2 = 8$", True),
+    (r"$2 \leq x \leq 5$", r"$x \in [2, 5]$", True),
+    (r"$-1 < t < 4$", r"$t \in (-1, 4)$", True),
+    (r"$-1 < t < 4$", r"$t \in [-1, 4]$", False),
+    (r"$x > 2$", r"$2 < x$", True),
+    (r"$(1, 3) \cup (4, \infty)$", r"$(4, \infty) \cup (1, 3)$", True),
+    (r"$\sin^2 \theta + \cos^2 \theta$", "$1$", True),
+    (r"$\frac{\sqrt{3}}{2}$", r"$\sin(\frac{\pi}{3})$", True),
+    (r"$\ln(e^2)$", "$2$", True),
+    (r"$\log_2 32$", "$5$", True),
+    (r"$\frac{x^2 - 1}{x - 1}$", "$x + 1$", True),
+    (r"$(a+b)^2$", r"$a^2 + 2ab + b^2$", True),
+    (r"$(a+b)^2$", r"$a^2 + b^2$", False),
+    (r"$\frac{5}{12}$", r"$\frac{10}{24}$", True),
+    (r"$2\sqrt{3}$", r"$\sqrt{12}$", True),
+    (r"$\pi r^2$", r"$r^2 \pi$", True),
+    (r"$3 + 4i$", r"$4i + 3$", True),
+    ("$1.5$", r"$\frac{3}{2}$", True),
+    ("$0.333$", r"$\frac{1}{3}$", False),
+    ("$(2, -1)$", "$(2,-1)$", True),
+    ("$(2, -1)$", "$(-1, 2)$", False),
+    ("$x = 4$", "$4$", True),
+    ("$a = 2, b = 3$", "$(2, 3)$", True),
+    (r"$\{-2, 3\}$", r"$\{3, -2\}$", True),
+    (r"$\infty$", r"$+\infty$", True),
+    (r"$50\%$", r"$0.5$", False),
+    ("$12$", r"The total is $\boxed{12}$ apples.", True),
+    ("$-7$", r"We get $x = -7$.", True),
 ]
 
 
@@ -96,3 +139,38 @@ def test_accuracy_agrees_with_math_verify(gold, guess, equivalent):
     assert verify(parse(gold), parse(guess)) is equivalent
     score = Accuracy()([f"<SOLUTION>{guess}</SOLUTION>"], answer=[gold])
     assert score == [2.0 if equivalent else 0.0]
+
+
+SCORE_THE_TABLE = """
+import json, sys
+from rlvr.verify.rewards import Accuracy
+rows = json.load(sys.stdin)
+completions = [f"<SOLUTION>{guess}</SOLUTION>" for _, guess in rows]
+print(json.dumps(Accuracy()(completions, answer=[gold for gold, _ in rows])))
+"""
+
+
+def test_the_verdicts_repeat_in_a_fresh_process_beside_busy_processes():
+    """Three processes computing beside a fresh scorer (two cores): every verdict as math-verify's own.
+    Under the wall-clock limits of before, load turned right answers wrong, and a gold read too slowly
+    once stayed unverifiable for the whole process."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
+    try:
+        scored = subprocess.run(
+            [sys.executable, "-c", SCORE_THE_TABLE],
+            input=json.dumps([(gold, guess) for gold, guess, _ in AGREEMENT]),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    differing = [
+        (gold, guess)
+        for (gold, guess, equivalent), score in zip(AGREEMENT, json.loads(scored.stdout), strict=True)
+        if score != (2.0 if equivalent else 0.0)
+    ]
+    assert differing == []

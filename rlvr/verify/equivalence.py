@@ -1,11 +1,17 @@
-r"""Symbolic equivalence of an answer with its gold, by math-verify, under a time limit that holds.
+r"""Symbolic equivalence of an answer with its gold, by math-verify: bounded, and the same verdict every time.
 
 Model text only ever reaches math-verify's own parser (never `eval` or `sympify`), and only after a length cap
-and a cheap refusal of what no time limit makes safe (`too_costly`). Its work is bounded by
-`rlvr.verify.deadline` (math-verify's own single-alarm timeouts are off: an exception that lands in a
-garbage-collection callback is dropped, and the work runs on). Signal timers work only on the main thread of a
-process; a call made from another thread hands the work to a helper process, whose main thread keeps the same
-limits.
+and a cheap refusal of what no time limit makes safe (`too_costly`). The time limit (`rlvr.verify.deadline`,
+on the calling thread's CPU time, math-verify's own single-alarm timeouts off) sits several times above
+what any published equivalence case costs once warm (docs/rewards.md): a safety net for what those bounds
+miss, not a judge of ordinary answers, so a verdict does not depend on the machine's load. Two more things
+kept verdicts from repeating, and are fixed here: sympy imports and builds much of itself on first use (a
+first summation costs several times the next), so each process warms math-verify up once, untimed, on
+fixed expressions (`_WARM_UP`) before it times anything; and a gold whose reading ran out of time is not
+remembered as unverifiable (only finished readings are cached).
+
+Signal timers work only on the main thread of a process; a call made from another thread hands the work to
+a helper process, whose main thread keeps the same limits.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 from rlvr.verify.deadline import OutOfTime, within
 
 # Limits on the symbolic check: longer texts are not parsed (a gold is then unverifiable, a guess
-# wrong); reading a gold stops after GOLD_LIMIT_S (the gold is then unverifiable), and reading and
-# comparing a guess after GUESS_LIMIT_S (the guess is then wrong).
+# wrong); one call (reading the gold where it is not cached yet, reading the guess, comparing) stops
+# after LIMIT_S of the calling thread's CPU time: cut off while reading the gold, the gold is
+# unverifiable for this call only; later, the guess is wrong. docs/rewards.md has what ordinary answers
+# cost against it.
 MAX_VERIFIED_CHARS = 300
-GOLD_LIMIT_S = 0.4
-GUESS_LIMIT_S = 0.4
+LIMIT_S = 0.9
 # What no time limit makes cheap, refused before any symbolic work (`too_costly`): sympy would try to
 # evaluate or expand these (a power tower, `(x+1)^{1000}`, `100000!`), and a few in a GRPO step would
 # each cost the whole limit.
@@ -70,8 +77,8 @@ def gold_is_verifiable(answer: str) -> bool:
 
 def equivalent(guess: str | None, gold: str) -> bool | None:
     r"""Whether math-verify finds `guess` equivalent to `gold`; None when the gold cannot be read (no
-    expression, prose, too long). A missing, over-long or too costly guess, or one whose check runs
-    past GUESS_LIMIT_S, is not equivalent.
+    expression, prose, too long, or its reading ran past LIMIT_S). A missing, over-long or too costly
+    guess, or one whose check runs past LIMIT_S, is not equivalent.
 
     >>> equivalent(r"\frac{3}{4}", "0.75"), equivalent("0.7", "0.75"), equivalent("1", "seven")
     (True, False, None)
@@ -133,15 +140,24 @@ def _exponents(text: str) -> list[str]:
 
 
 def _equivalent_here(guess: str | None, gold: str) -> bool | None:
-    gold_parsed = _parsed_gold(gold)
-    if not gold_parsed:
+    if not _gold_fits(gold):
         return None
-    if guess is None or len(guess) > MAX_VERIFIED_CHARS or too_costly(guess):
-        return False
+    reading_the_gold = True
+
+    def check() -> bool | None:
+        nonlocal reading_the_gold
+        gold_parsed = _finished_gold_reading(gold)
+        reading_the_gold = False
+        if not gold_parsed:
+            return None
+        if guess is None or len(guess) > MAX_VERIFIED_CHARS or too_costly(guess):
+            return False
+        return _equivalent(gold_parsed, guess)
+
     try:
-        return within(GUESS_LIMIT_S, _equivalent, gold_parsed, guess)
+        return within(LIMIT_S, check)
     except OutOfTime:
-        return False
+        return None if reading_the_gold else False
 
 
 def _equivalent(gold_parsed: tuple[object, ...], guess: str) -> bool:
@@ -152,23 +168,68 @@ def _gold_is_verifiable(answer: str) -> bool:
     return bool(_parsed_gold(answer))
 
 
-@functools.lru_cache(maxsize=4096)
 def _parsed_gold(gold: str) -> tuple[object, ...]:
     """The gold as math-verify reads it (sympy objects, then the matched text); empty if it holds no
     expression, or if it is prose: a word answer (`seven`, `yes`, `N/A`, `5 apples`) is no gold to
     compare with, even where math-verify would read the letters of `seven` as a product of symbols or
-    the number of `5 apples`. Cached: every completion of a group is checked against the same gold."""
-    if len(gold) > MAX_VERIFIED_CHARS or too_costly(gold):
-        return ()
-    if not _MATH_DELIMITERS.search(gold) and _is_prose(gold):
+    the number of `5 apples`; empty too when reading it ran past LIMIT_S (and then not cached)."""
+    if not _gold_fits(gold):
         return ()
     try:
-        parsed = within(GOLD_LIMIT_S, _reading, gold)
+        return within(LIMIT_S, _finished_gold_reading, gold)
     except OutOfTime:
         return ()
+
+
+def _gold_fits(gold: str) -> bool:
+    """Whether a gold is worth reading: short, not too costly, and no prose (`_parsed_gold`)."""
+    if len(gold) > MAX_VERIFIED_CHARS or too_costly(gold):
+        return False
+    return bool(_MATH_DELIMITERS.search(gold)) or not _is_prose(gold)
+
+
+@functools.lru_cache(maxsize=4096)
+def _finished_gold_reading(gold: str) -> tuple[object, ...]:
+    """A fitting gold's reading, cached once it finishes (an OutOfTime passes through the cache and leaves
+    nothing in it): every completion of a group is checked against the same gold."""
+    parsed = _reading(gold)
     if all(isinstance(item, str) for item in parsed):  # nothing but the raw-text fallback
         return ()
     return tuple(parsed)
+
+
+# One pair per kind of answer whose first check makes sympy import or build something (numbers, fractions,
+# roots, percentages, sets, intervals, inequalities, equations, systems, sums, matrices, trigonometry,
+# logarithms, text and units): each process checks them once, untimed, when it imports this module
+# (`_warm_up`), so that no verdict depends on what the process happened to check before, and no call
+# pays for the warm-up.
+_WARM_UP = (
+    ("42", "The answer is 42"),
+    (r"\frac{3}{4}", "0.75"),
+    (r"2\sqrt{2}", r"\sqrt{8}"),
+    (r"28\%", "0.28"),
+    (r"\{1, 2\}", r"\{2, 1\}"),
+    (r"(-\infty, 3] \cup (4, 5)", r"x \leq 3"),
+    (r"1 \leq |z| \leq \frac{3}{2}", r"z \in [1, \frac{3}{2}]"),
+    (r"2x + 4y - 3 = 0", r"y = -\frac{1}{2}x + \frac{3}{4}"),
+    (r"x = 1, y = 2", r"(1, 2)"),
+    (r"F_n = \sum_{k=0}^{n-1} F_k F_{n-k-1}", r"F_n = \sum_{k=0}^{n-2} F_k F_{n-k-2}"),
+    (
+        r"\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix}",
+        r"\left[\begin{array}{cc}1 & 2 \\ 3 & 4\end{array}\right]",
+    ),  # noqa: E501
+    (r"\sin^2 x + \cos^2 x", "1"),
+    (r"\log_2 8 + e^{i\pi}", "2"),
+    (r"\int_0^1 x \, dx", r"\frac{1}{2}"),
+    (r"15 \text{ cm}^2", r"15"),
+    (r"90^\circ", r"\frac{\pi}{2}"),
+)
+
+
+def _warm_up() -> None:
+    """Check `_WARM_UP`, untimed (constant texts, each well within the limit once warm)."""
+    for gold, guess in _WARM_UP:
+        verify(_reading(gold), _reading(guess), timeout_seconds=None)
 
 
 def _reading(text: str) -> list:
@@ -222,3 +283,6 @@ def _on_a_main_thread(function: Callable[..., _T], *args: object) -> _T:
 def _helper_process() -> ProcessPoolExecutor:
     # "spawn": forking a process that runs threads can copy a lock another thread holds.
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+_warm_up()
