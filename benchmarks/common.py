@@ -86,7 +86,8 @@ def plain_trl_trainer(
 ):
     """What a user would write with TRL and PEFT alone: TRL loads the model, and every GRPOConfig value
     not fixing the shape of a step (completions, group size, length, steps, seed) is TRL's default,
-    gradient checkpointing and bf16 included. `cls`: GRPOTrainer with a timer mixed in, for benchmarks."""
+    gradient checkpointing and bf16 included. `cls`: a GRPOTrainer subclass (rlvr's, switches off, for its
+    sampling timer)."""
     from datasets import Dataset
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer

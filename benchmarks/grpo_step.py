@@ -42,7 +42,7 @@ import yaml
 
 from benchmarks.common import embedded_model, grpo_examples, plain_trl_trainer, print_table
 from rlvr.config.schema import Markers, TrainParams, parse_params
-from rlvr.training.hardware import resolve_dtype, speed_flags
+from rlvr.training.hardware import resolve_dtype, resolve_shared_prefix, speed_flags
 
 SHAPE = dict(batch_size=16, num_generations=4, max_completion_length=48)
 PROBLEMS = 64
@@ -93,14 +93,14 @@ def prompt_tokens(base: Path, formats: dict[str, Markers]) -> dict[str, float]:
 
 
 def plain_trl(base: Path, steps: int, out: Path) -> None:
-    """The plain TRL side, in this process, with rlvr's sampling timer: its log history goes to `out`."""
-    from trl import GRPOTrainer
-
-    from rlvr.training.trainers import SamplingTime
+    """The plain TRL side, in this process, with rlvr's sampling timer (`RlvrGRPOTrainer` with every switch
+    off: TRL's own trainer): its log history goes to `out`."""
+    from rlvr.training.grpo_trainer import RlvrGRPOTrainer
 
     params = TrainParams(**SHAPE, max_steps=steps)
-    timed = type("TimedGRPOTrainer", (SamplingTime, GRPOTrainer), {})
-    trainer = plain_trl_trainer(base, params, grpo_examples(PROBLEMS), out.parent, use_cpu=True, cls=timed)
+    trainer = plain_trl_trainer(
+        base, params, grpo_examples(PROBLEMS), out.parent, use_cpu=True, cls=RlvrGRPOTrainer
+    )
     trainer.train()
     out.write_text(json.dumps(trainer.state.log_history))
 
@@ -219,7 +219,7 @@ def main(
          "bfloat16", False),
     ] + [
         (f"{name}: rlvr train stage ({', '.join([dtypes[name], *configs[name]])})", name, dtypes[name],
-         params.train.shared_prefix)
+         resolve_shared_prefix(params.train.shared_prefix))
         for name, params in effective.items()
     ]  # fmt: skip
     table = []

@@ -44,7 +44,8 @@ def parametrized_rows(paths: list[Path]) -> list[tuple[str, str, bool]]:
 
     >>> import tempfile
     >>> test = Path(tempfile.mkdtemp()) / "test_x.py"
-    >>> _ = test.write_text('@pytest.mark.parametrize("g,p,e", [("1", "1.0", 1), ("2", "3", 0), (1, 2)])')
+    >>> decorator = '@pytest.mark.parametrize("g,p,e", [("1", "1.0", 1), ("2", "3", 0), (1, 2)])'
+    >>> _ = test.write_text(decorator + chr(10) + "def t(): pass")
     >>> parametrized_rows([test])
     [('1', '1.0', True), ('2', '3', False)]
     """

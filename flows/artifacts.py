@@ -3,15 +3,14 @@ problems side by side."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from rlvr.config.profiles import ParamsChange
 from rlvr.evaluation.predictions import models_and_pairs, side_by_side
-from rlvr.evaluation.report import changed_rows_markdown, markdown_report
-from rlvr.files import read_jsonl
+from rlvr.evaluation.report import changed_rows_markdown, markdown_report, table_artifact
+from rlvr.files import read_arms_report, read_evaluation, read_jsonl, read_registry_record
 from rlvr.mlops.dvcfile import paths
 from rlvr.mlops.store import ui_url
 
@@ -33,11 +32,11 @@ def run_note(outcome: dict[str, str], registered: dict | None) -> str:
 
 def publish_report(root: Path, outcome: dict[str, str], change: ParamsChange) -> None:
     files = paths(root)
-    evaluation = json.loads(files["metrics"].read_text())
-    registered = json.loads(files["registry"].read_text()) if files["registry"].is_file() else None
+    evaluation = read_evaluation(files["metrics"])
+    registered = read_registry_record(files["registry"]).model_dump() if files["registry"].is_file() else None
     models, pairs = models_and_pairs(evaluation)
     rows = side_by_side(read_jsonl(files["predictions"]), models, pairs)
-    arms = json.loads(files["arms_report"].read_text()) if files["arms_report"].is_file() else {}
+    arms = read_arms_report(files["arms_report"]) if files["arms_report"].is_file() else {}
     notes = [*arms.get("conclusions", []), *(f"**Warning:** {w}" for w in arms.get("warnings", []))]
     sections = [
         markdown_report(evaluation, registered, ui_url(), notes),
@@ -48,11 +47,11 @@ def publish_report(root: Path, outcome: dict[str, str], change: ParamsChange) ->
     create_markdown_artifact(key="rlvr-report", markdown="\n".join(sections), description="Before/after")
     create_table_artifact(
         key="rlvr-metrics",
-        table=[{"model": name, **evaluation[name]} for name in models],
+        table=table_artifact([{"model": name, **evaluation[name]} for name in models]),
         description="Held-out metrics per model",
     )
     create_table_artifact(
         key="rlvr-side-by-side",
-        table=rows,
+        table=table_artifact(rows),
         description="Each held-out problem: every model's completion and correctness, what changed",
     )

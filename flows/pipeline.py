@@ -1,8 +1,8 @@
 """The pipeline flow: one Prefect task per DVC stage, each run with `dvc repro --single-item`.
 
-DVC stays the one way a stage runs, so its cache is the only cache: a stage that is up to date is skipped
-and its task ends in a `Skipped` state (one `dvc status` finds the stages up to date before the run; once
-a stage has run, `dvc repro` decides for each stage after it). Stages run one at a time (DVC locks the
+DVC stays the one way a stage runs, so its cache is the only cache: before each stage the flow asks DVC's
+status of that stage (its code, params and data against dvc.lock, after every stage before it ran); one
+that is up to date is not run, and its task ends in a `Skipped` state. Stages run one at a time (DVC locks the
 repository), in the order of DVC's graph; the first failure fails the flow with the stage's own error
 text, and later stages do not run. The stages tag the MLflow run they log into with this flow run's id
 and URL.
@@ -25,14 +25,14 @@ from prefect.states import Completed
 from prefect.tasks import exponential_backoff
 
 from flows.artifacts import publish_report
+from flows.failures import in_one_line
 from rlvr.config.profiles import params_for_run
 from rlvr.config.schema import load_params
 from rlvr.locks import pipeline_lock
-from rlvr.mlops.dvcfile import out_of_date, stage_order
+from rlvr.mlops.dvcfile import stage_order, up_to_date
 from rlvr.mlops.runs import FLOW_RUN_ID_ENV, FLOW_RUN_URL_ENV
 
 NETWORK_STAGES = ("fetch", "model")  # they may download from the Hugging Face hub
-SKIPPED_MARK = "didn't change, skipping"
 
 
 class StageFailed(RuntimeError):
@@ -68,16 +68,12 @@ def stage_env() -> dict[str, str]:
     }
 
 
-@task(cache_policy=NO_CACHE, persist_result=False, task_run_name="{stage}")
-def run_stage(root: str, stage: str, up_to_date: bool = False):
-    """`dvc repro --single-item <stage>`, its output streamed line by line into the task's logs; a stage
-    `dvc status` found up to date before anything ran (`up_to_date`) is skipped without that call."""
+def dvc_streamed(root: str, *args: str) -> tuple[int, list[str]]:
+    """`dvc <args>` in the project, its output streamed line by line into the task's logs; the exit code
+    and the lines."""
     logger = get_run_logger()
-    if up_to_date:
-        logger.info(f"Stage '{stage}' didn't change, skipping (dvc status)")
-        return Completed(name="Skipped", message=f"DVC: stage '{stage}' is up to date", data="skipped")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+        [sys.executable, "-m", "dvc", *args],
         cwd=root,
         env=stage_env(),
         stdout=subprocess.PIPE,
@@ -91,40 +87,64 @@ def run_stage(root: str, stage: str, up_to_date: bool = False):
         if line:
             lines.append(line)
             logger.info(line)
-    if process.wait() != 0:
-        tail = "\n".join(lines[-15:])
-        raise StageFailed(f"DVC stage '{stage}' failed (exit {process.returncode}):\n{tail}")
-    if any(SKIPPED_MARK in line for line in lines):
+    return process.wait(), lines
+
+
+@task(cache_policy=NO_CACHE, persist_result=False, task_run_name="{stage}")
+def run_stage(root: str, stage: str):
+    """`dvc repro --single-item <stage>`, its output streamed line by line into the task's logs, unless
+    DVC's status finds the stage up to date: then it is skipped."""
+    logger = get_run_logger()
+    if up_to_date(Path(root), stage):
+        logger.info(f"Stage '{stage}' didn't change, skipping (dvc status)")
         return Completed(name="Skipped", message=f"DVC: stage '{stage}' is up to date", data="skipped")
+    returncode, lines = dvc_streamed(root, "repro", "--single-item", stage)
+    if returncode != 0:
+        tail = "\n".join(lines[-15:])
+        raise StageFailed(f"DVC stage '{stage}' failed (exit {returncode}):\n{tail}")
     return Completed(message=f"DVC ran stage '{stage}'", data="ran")
 
 
+@task(cache_policy=NO_CACHE, persist_result=False, task_run_name="dvc push")
+def push_outputs(root: str) -> str:
+    """`dvc push`: every cached output to the default remote, so that other machines `dvc pull` this run's
+    results instead of running its stages again. The remote's credentials come from the environment (for
+    S3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), never from a file that is committed."""
+    returncode, lines = dvc_streamed(root, "push")
+    if returncode != 0:
+        tail = "\n".join(lines[-15:])
+        raise StageFailed(f"dvc push failed (exit {returncode}):\n{tail}")
+    return lines[-1] if lines else "pushed"
+
+
 @flow(name="rlvr-pipeline", log_prints=True)
+@in_one_line
 def pipeline(
     root: str = ".",
     profile: str | None = None,
     overrides: Sequence[str] = (),
     persist_overrides: bool = False,
+    push: bool = False,
 ) -> dict[str, str]:
     """Run every DVC stage in order. `profile` and `overrides` (`train.max_steps=3`) are written into
     params.yaml first (values only, the rest of the file untouched); with `persist_overrides` they stay
-    there for later runs, else params.yaml is restored when this run ends. MLflow and dvc.lock record
-    what ran."""
+    there for later runs, else params.yaml is restored when this run ends. With `push`, `dvc push` uploads
+    the outputs to the project's DVC remote after the last stage. MLflow and dvc.lock record what ran."""
     logger = get_run_logger()
     project = Path(root).resolve()
     with pipeline_lock(project), params_for_run(project, profile, overrides, persist_overrides) as change:
         logger.info(change.describe())
         schedule = load_params(project / "params.yaml").schedule
         outcome: dict[str, str] = {}
-        changed = out_of_date(project)  # until a stage runs: then DVC checks each stage after it
         for stage in stage_order(project):
             retries = schedule.network_retries if stage in NETWORK_STAGES else 0
             runner = run_stage.with_options(
                 retries=retries,
                 retry_delay_seconds=exponential_backoff(backoff_factor=schedule.retry_delay_s),
             )
-            up_to_date = stage not in changed and "ran" not in outcome.values()
-            outcome[stage] = runner(str(project), stage, up_to_date).result()  # the task's final state
+            outcome[stage] = runner(str(project), stage).result()  # the task's final state
             logger.info(f"stage {stage}: {outcome[stage]}")
+        if push:
+            logger.info(push_outputs(str(project)))
         publish_report(project, outcome, change)
     return outcome

@@ -8,18 +8,21 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.failures import in_one_line
+from rlvr.evaluation.report import escaped
 from rlvr.mlops import registry
 
 
 def _decision_markdown(change: registry.AliasChange) -> str:
-    lines = [change.message]
+    lines = [escaped(change.message)]
     if change.decision:
         lines += ["", "| recorded | value |", "|---|---|"]
-        lines += [f"| {key} | {json.dumps(value)} |" for key, value in change.decision.items()]
+        lines += [f"| {key} | {escaped(json.dumps(value))} |" for key, value in change.decision.items()]
     return "\n".join(lines)
 
 
 @flow(name="rlvr-promote")
+@in_one_line
 def promote(
     root: str = ".",
     model_name: str | None = None,
@@ -46,11 +49,12 @@ def promote(
 
 
 @flow(name="rlvr-rollback")
+@in_one_line
 def rollback(root: str = ".", model_name: str | None = None, reason: str = "") -> str:
     """Move `champion` back to the version it replaced; the version left is tagged `rolled_back` and is
     not promoted again unless forced."""
     name, _ = registry.settings(Path(root) / "params.yaml", model_name)
     change = registry.rollback(name, reason)
     get_run_logger().info(change.message)
-    create_markdown_artifact(key="rlvr-promotion", markdown=change.message, description="rollback")
+    create_markdown_artifact(key="rlvr-promotion", markdown=escaped(change.message), description="rollback")
     return change.message

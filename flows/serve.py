@@ -2,12 +2,15 @@
 
 The pipeline deployment runs on the cron schedule in params.yaml (`schedule`); promote and rollback run
 on demand from the UI. Runs started from the UI execute in this process's working directory: start it
-from the project root.
+from the project root. The port is `--port` (`make serve PORT=...`, or PREFECT_SERVER_API_PORT); one that
+another process holds is refused before anything starts: the deployments would otherwise be served to
+whatever server answers there, and paused on it when this process stops.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +27,7 @@ from prefect.schedules import Cron  # noqa: E402
 from flows import promotion  # noqa: E402
 from flows.pipeline import pipeline  # noqa: E402
 from rlvr.config.schema import load_params  # noqa: E402
+from rlvr.errors import RlvrError  # noqa: E402
 from rlvr.mlops.store import public_uri, tracking_uri  # noqa: E402
 
 
@@ -73,18 +77,49 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 120) ->
     raise SystemExit(f"the Prefect server did not answer at {url} within {timeout_s:.0f} s")
 
 
+def port_taken(host: str, port: int) -> bool:
+    """Whether another process listens on `host:port` (bound as uvicorn binds, so a port left in
+    TIME_WAIT by a stopped server counts as free)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def main(
     host: str = typer.Option("127.0.0.1", help="Address the server binds to."),
-    port: int = typer.Option(4200, help="Port of the server and its UI."),
-    root: Path = typer.Option(Path("."), help="The project root."),
+    port: int = typer.Option(
+        4200, envvar="PREFECT_SERVER_API_PORT", min=1, max=65535, help="Port of the server and its UI."
+    ),
+    root: Path = typer.Option(Path("."), help="The project root (holds params.yaml)."),
     schedule: bool = typer.Option(
         True, help="Run the pipeline on schedule.cron (--no-schedule: only when started by hand)."
     ),
 ) -> None:
+    """Check the project and the port, then start the server and serve the deployments until Ctrl-C; a
+    problem with either is one line, before anything starts."""
+    root = root.resolve()
+    if not (root / "params.yaml").is_file():
+        raise SystemExit(f"error: {root} holds no params.yaml; give the project root with --root")
+    try:
+        load_params(root / "params.yaml")
+    except RlvrError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if port_taken(host, port):
+        raise SystemExit(
+            f"error: port {port} on {host} is in use (another Prefect server?); "
+            "choose another with --port (make serve PORT=...)"
+        )
+    serve_until_stopped(host, port, root, schedule)
+
+
+def serve_until_stopped(host: str, port: int, root: Path, schedule: bool) -> None:
     from prefect import serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    root = root.resolve()
     api = f"http://{host}:{port}/api"
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],

@@ -13,6 +13,14 @@
   no checker reads, and problems too long for the prompt budget.
 - `math500_snapshot`: a folder laid out like HuggingFaceH4/MATH-500 (`test.jsonl`, a README with its
   config), in its columns.
+- `dapo_snapshot` and `openmath_snapshot`: folders laid out like open-r1/DAPO-Math-17k-Processed (configs
+  `en` and `cn`, columns `prompt`, `solution`, ...) and unsloth/OpenMathReasoning-mini (split `cot`,
+  columns `expected_answer`, `problem`, `generated_solution` with its `<think>` block, non-numeric answers
+  among them): the `qwen3-4b` profile's GRPO and SFT data. Their problems are small additions, which a
+  tiny model can learn to answer in a minute, so that GRPO's groups score differently.
+- `teach_format`: the stand-in base trained (all its weights) on worked additions in the profile's
+  rendering until it writes the answer format, as Qwen3-4B-Base can be prompted into it; a random model
+  never reaches its end token, so every completion would be cut and every group would tie.
 
 Every row is made from a seed: the same call gives the same files.
 """
@@ -165,6 +173,130 @@ def _answers(rng: random.Random) -> tuple[str, str, str]:
             "Alice" if a >= b else "Bob",
         )
     return (f"Prove that there are infinitely many primes greater than {a}.", "Euclid's argument.", "proof")
+
+
+def additions(count: int, seed: int) -> list[tuple[str, str, str]]:
+    """(problem, worked solution, answer) of small additions, the stand-ins' learnable problems."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        a, b = rng.randint(1, 20), rng.randint(1, 20)
+        out.append((f"What is {a} + {b}?", f"{a} + {b} = {a + b}", str(a + b)))
+    return out
+
+
+def _readme(dest: Path, title: str, configs: dict[str, tuple[str, str]]) -> None:
+    """A dataset card whose YAML lists each config's split and files, as the hub's do."""
+    lines = ["---", "configs:"]
+    for name, (split, files) in configs.items():
+        lines += [f"- config_name: {name}", "  data_files:", f"  - split: {split}", f"    path: {files}"]
+    (dest / "README.md").write_text(
+        "\n".join([*lines, "---", "", f"# {title} (an offline stand-in of the same shape)", ""])
+    )
+
+
+def dapo_snapshot(dest: Path, count: int = 300, seed: int = 2) -> Path:
+    """open-r1/DAPO-Math-17k-Processed's layout: configs `en` and `cn`, its columns; the gold: `solution`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+    for config in ("en", "cn"):
+        rows = []
+        for problem, _, answer in additions(count if config == "en" else 20, rng.randint(0, 10**6)):
+            rows.append(
+                {
+                    "prompt": problem,
+                    "solution": answer,
+                    "data_source": "math_dapo",
+                    "source_prompt": [{"role": "user", "content": problem}],
+                    "ability": "MATH",
+                    "reward_model": {"ground_truth": answer, "style": "rule-lighteval/MATH_v2"},
+                    "extra_info": {"index": str(uuid.UUID(int=rng.getrandbits(128)))},
+                }
+            )
+        path = dest / config / "train-00000-of-00001.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    _readme(dest, "DAPO-Math-17k-Processed", {"en": ("train", "en/train-*"), "cn": ("train", "cn/train-*")})
+    return dest
+
+
+def openmath_snapshot(dest: Path, count: int = 120, seed: int = 3) -> Path:
+    """unsloth/OpenMathReasoning-mini's layout: split `cot`, its columns, a `<think>` block in each
+    solution; one row in four has an answer that is no plain number (the notebook's filter drops it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for index, (problem, solution, answer) in enumerate(additions(count, seed)):
+        expected = answer if index % 4 else f"\\frac{{{answer}}}{{1}}"
+        rows.append(
+            {
+                "expected_answer": expected,
+                "problem_type": "has_answer_extracted",
+                "problem_source": "aops_c4_high_school_math",
+                "generation_model": "DeepSeek-R1",
+                "pass_rate_72b_tir": "1/32",
+                "problem": problem,
+                "generated_solution": f"<think>\n{solution}\n</think>\n{solution}",
+                "inference_mode": "cot",
+            }
+        )
+    path = dest / "data" / "cot-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    _readme(dest, "OpenMathReasoning-mini", {"default": ("cot", "data/cot-*")})
+    return dest
+
+
+def teach_format(model_dir: Path, markers, count: int = 400, seed: int = 4, max_rounds: int = 12) -> float:
+    """Train the model at `model_dir` (all its weights, in place) on `count` worked additions rendered as
+    the profile renders them (`markers`: its chat template and prefilled reasoning), in rounds of 100
+    steps, until greedy answers to 8 other additions have the exact format 7 times in 8; the share it
+    reached."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlvr.data.examples import to_sft_example
+    from rlvr.data.prompts import chat_prompt, conversation_ids, format_template, prompt_ids
+    from rlvr.verify.rewards import MatchFormatExactly
+
+    tokenizer = format_template(AutoTokenizer.from_pretrained(model_dir), markers)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    texts = []
+    for problem, solution, answer in additions(count, seed):
+        example = to_sft_example({"problem": problem, "solution": solution, "answer": answer}, markers)
+        texts.append(conversation_ids(tokenizer, example["prompt"] + example["completion"]))
+    probes = [prompt_ids(tokenizer, chat_prompt(p, markers)) for p, _, _ in additions(8, seed + 1)]
+    exact = MatchFormatExactly(markers)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    rng = random.Random(seed)
+    share = 0.0
+    for _ in range(max_rounds):
+        model.train()
+        for _ in range(100):
+            batch = rng.sample(texts, 16)
+            width = max(map(len, batch))
+            ids = torch.tensor([t + [tokenizer.pad_token_id] * (width - len(t)) for t in batch])
+            labels = torch.tensor([t + [-100] * (width - len(t)) for t in batch])
+            loss = model(input_ids=ids, attention_mask=(labels != -100).long(), labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        model.eval()
+        with torch.no_grad():
+            written = [
+                model.generate(torch.tensor([ids]), max_new_tokens=48, do_sample=False)[0, len(ids) :]
+                for ids in probes
+            ]
+        texts_out = [tokenizer.decode(w, skip_special_tokens=True) for w in written]
+        share = sum(score == 3.0 for score in exact(texts_out)) / len(probes)
+        if share >= 7 / 8:
+            break
+    model.save_pretrained(model_dir)
+    return share
 
 
 def openr1_rows(count: int, seed: int) -> list[dict]:

@@ -9,6 +9,11 @@ A second lock guards params.yaml itself: every stage process holds it for its wh
 writes params.yaml (a profile, overrides, their restore) holds it while writing. Without it,
 `rlvr use-profile` during a stage would make DVC record params the stage never used, and call the stage
 up to date afterwards. All are OS file locks (zc.lockfile, as DVC uses): a killed process releases them.
+
+Between two stages of one `dvc repro` neither lock is held (DVC lets its lock go while it starts the next
+stage's process), so a profile written then would reach the later stages only. A stage that DVC runs
+therefore checks, under the params lock, that the stages upstream of it ran on the params it reads now
+(`upstream_params_unchanged`): one run, one set of params.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ class PipelineBusy(RlvrError):
 
 class ParamsBusy(RlvrError):
     """A stage is running on the project's params, or params.yaml is being written."""
+
+
+class ParamsChangedMidRun(RlvrError):
+    """params.yaml changed after a stage upstream ran: the outputs it hands on follow other values."""
 
 
 @contextmanager
@@ -89,3 +98,38 @@ def pipeline_lock(root: Path) -> Iterator[None]:
         yield
     finally:
         own.close()
+
+
+def upstream_params_unchanged(root: Path) -> None:
+    """Refuse to run the stage DVC is running (`DVC_STAGE`) when a stage upstream of it recorded other
+    params values in dvc.lock than params.yaml holds now, as DVC's own status compares them: params.yaml
+    changed between two stages of one run (a profile switched while `dvc repro` moved on), and this
+    stage would work on outputs made with other values. A stage run by hand, outside DVC, is not
+    checked; nor is an upstream stage that dvc.lock has no record of."""
+    import networkx as nx
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    name = os.environ.get("DVC_STAGE")
+    if not name:
+        return
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        stage = next(s for s in graph if s.addressing == name)
+        for upstream in sorted(nx.descendants(graph, stage), key=lambda s: s.addressing):
+            for dep in upstream.deps:
+                if not isinstance(dep, ParamsDependency) or dep.hash_info.value is None:
+                    continue
+                changed = sorted(
+                    key
+                    for status in dep.workspace_status().values()
+                    if isinstance(status, dict)
+                    for key in status
+                )
+                if changed:
+                    keys = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+                    raise ParamsChangedMidRun(
+                        f"params.yaml changed after stage '{upstream.addressing}' ran (its values of {keys} "
+                        "differ from dvc.lock; a profile switched during the run?), so "
+                        f"'{name}' would work on outputs made with other values; run `dvc repro` again"
+                    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import os
 import socket
 import subprocess
@@ -18,9 +17,10 @@ from pathlib import Path
 import typer
 
 from rlvr.config.schema import DistributedParams, load_params
-from rlvr.errors import RlvrError
-from rlvr.files import ADAPTER_MANIFEST, replacing, write_log
-from rlvr.locks import params_lock
+from rlvr.contracts import AdapterManifest
+from rlvr.errors import DataError, RlvrError
+from rlvr.files import replacing, write_failure, write_log, write_manifest
+from rlvr.locks import params_lock, upstream_params_unchanged
 from rlvr.training.hardware import cuda_available
 
 
@@ -29,7 +29,11 @@ def stage(main: Callable) -> None:
 
     The stage holds the project's params lock while it runs (`rlvr.locks`), and fails if the values in
     its params file changed all the same (an editor ignores the lock): DVC would otherwise record params
-    the stage never used, and call its outputs up to date."""
+    the stage never used, and call its outputs up to date; nor does it start on upstream outputs made
+    with other params than it reads (`rlvr.locks.upstream_params_unchanged`). A write that a full or
+    read-only disk stopped below (a trainer's checkpoint, MLflow's store) is one line too
+    (`rlvr.files.write_failure`); every output it was writing was a temporary sibling, so the previous
+    outputs stay whole."""
     if "params" not in inspect.signature(main).parameters:
         raise TypeError(f"{main.__module__}.main takes no `params` option: every stage reads params.yaml")
 
@@ -38,6 +42,7 @@ def stage(main: Callable) -> None:
         params = Path(kwargs["params"])
         try:
             with params_lock(params.resolve().parent, wait_s=10):
+                upstream_params_unchanged(params.resolve().parent)
                 before = load_params(params)
                 result = main(**kwargs)
                 if load_params(params) != before:
@@ -46,8 +51,11 @@ def stage(main: Callable) -> None:
                         "run `dvc repro` again"
                     )
                 return result
-        except RlvrError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except Exception as exc:
+            failure = exc if isinstance(exc, RlvrError) else write_failure(exc)
+            if failure is None:
+                raise
+            print(f"error: {failure}", file=sys.stderr)
             raise typer.Exit(1) from None
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -84,13 +92,32 @@ def relaunched(distributed: DistributedParams) -> bool:
     return True
 
 
-def skipped(out: Path, log: Path, reason: str, **facts: object) -> None:
+def skipped(out: Path, log: Path, curve: Path, manifest: AdapterManifest) -> None:
     """A training stage that has nothing to train: its adapter folder holds only a manifest saying why
-    (`trained: false`), and its per-step log is empty, so DVC has the outputs it expects."""
+    (`trained: false`), and its per-step log and learning curve are empty, so DVC has the outputs it
+    expects."""
     with replacing(out) as tmp:
         tmp.mkdir()
-        (tmp / ADAPTER_MANIFEST).write_text(json.dumps({"trained": False, **facts, "reason": reason}) + "\n")
+        write_manifest(tmp, manifest)
     write_log([], log)
+    write_log([], curve)
+
+
+def check_arm_names(arms: list[str]) -> None:
+    """An arm is a name (a folder under --models-dir, a log under --logs-dir, a checkpoint folder), never
+    a path: `../x` would read outside the project, and training deletes its checkpoint folder when done.
+
+    >>> check_arm_names(["grpo", "grpo_from_base"])
+    >>> check_arm_names(["../../../etc"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    rlvr.errors.DataError: --arm '../../../etc' is not an arm's name: ...
+    """
+    for name in arms:
+        if name in ("", "..") or Path(name).name != name:
+            raise DataError(
+                f"--arm {name!r} is not an arm's name: name one of dvc.yaml's vars.arms (such as grpo), "
+                "not a path"
+            )
 
 
 # Options that several stages take, declared once.
@@ -100,4 +127,5 @@ BASE = typer.Option(..., help="Base model directory (written by the model stage)
 SFT = typer.Option(..., help="Directory written by the sft stage.")
 GRPO = typer.Option(..., help="Directory written by the train stage's main arm.")
 SFT_LOG = typer.Option(..., help="The sft stage's per-step log (JSON).")
+CURVE = typer.Option(..., help="JSON file for the learning curve: held-out accuracy by step and minutes.")
 CHECKPOINTS = typer.Option(..., help="Parent directory of resumable checkpoints.")

@@ -1,77 +1,73 @@
-"""Stage `evaluate`: the base model, the SFT adapter and every GRPO arm on the same held-out problems,
-and on each benchmark suite that `evaluate.suites` names.
+"""Stage `evaluate@<model>`: one model (the base, the SFT adapter or a GRPO arm) decoded greedily and scored
+on the held-out problems and on each benchmark suite that `evaluate.suites` names.
 
-Writes each model's accuracy (with its 95% interval), format compliance and length, the paired
-comparisons of every pair of models (`metrics/eval.json`), every completion (`eval/predictions.jsonl`),
-what each arm cost and what the run concludes (`metrics/arms.json`), and the plots. The benchmark suites
-get the same metrics, one `eval.json`-shaped entry per suite (`metrics/suites.json`), and their
-completions (`eval/suites.jsonl`, each with its `suite`). Completions are scored through rlvr's
-`evaluate` metric (`rlvr.evaluation.verified_math`): math-verify, or a reasoning-gym row's own task verifier.
+One stage per model, so each is cached on its own inputs (its adapter, the decoding params, the data):
+retraining an arm decodes that arm again and no other, and the report stage that compares the models
+(`tasks/report.py`) reruns without decoding anything. A model its stage did not train (an arm that is
+off, SFT with no steps) is written as not evaluated, at once.
+
+Writes one folder: every held-out completion (`predictions.jsonl`, the rows of `eval/predictions.jsonl`),
+every benchmark completion (`suites.jsonl`, each with its `suite`), and `scores.json` (whether the model
+was evaluated, each suite's summary, and with `evaluate.pass_k` how many of the samples of each held-out
+problem were right). Completions are scored through rlvr's `evaluate` metric
+(`rlvr.evaluation.verified_math`): math-verify, or a reasoning-gym row's own task verifier.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from rlvr.config.schema import HELDOUT, load_params
+from rlvr.contracts import ModelEvaluation
 from rlvr.data.prepare import problem_id
 from rlvr.data.prompts import chat_prompt, format_template
 from rlvr.errors import DataError
-from rlvr.evaluation.conclusions import (
-    answer_reward,
-    compute_spent,
-    data_regime,
-    recommendation,
-    reward_hacking,
-    tied_share,
-)
-from rlvr.evaluation.plots import plot_comparison, plot_training
-from rlvr.evaluation.scoring import (
-    COMPARISONS,
-    find,
-    sampled_metrics,
-    score_completions,
-    suite_metrics,
-    summarise,
-)
+from rlvr.evaluation.scoring import score_completions, summarise
 from rlvr.evaluation.verified_math import load as load_metric
-from rlvr.files import ADAPTER_MANIFEST, HELDOUT_SET, read_jsonl, read_log, replacing, write_json, write_jsonl
-from rlvr.mlops.runs import stage_run
+from rlvr.files import (
+    EVALUATED_PREDICTIONS,
+    EVALUATED_SCORES,
+    EVALUATED_SUITES,
+    HELDOUT_SET,
+    read_jsonl,
+    read_manifest,
+    read_problems,
+    replacing,
+    write_json,
+    write_jsonl,
+)
 from rlvr.training.decoding import generate, sample
 from rlvr.training.hardware import cuda_available, resolve_dtype, select_backend, select_generation
-from rlvr.training.models import has_adapter, load_model, load_tokenizer
+from rlvr.training.models import load_model, load_tokenizer
+from rlvr.training.weights import check_model
 from rlvr.verify.equivalence import gold_is_verifiable
-from tasks import BASE, DATA, PARAMS, SFT, SFT_LOG, stage
+from tasks import BASE, DATA, PARAMS, check_arm_names, stage
 
 
 def main(
+    model: str = typer.Option(..., help="base, sft or a GRPO arm: its adapter is <models-dir>/<model>."),
     data: Path = DATA,
     base: Path = BASE,
-    sft: Path = SFT,
-    sft_log: Path = SFT_LOG,
-    arm: list[str] = typer.Option(
-        ..., help="A GRPO arm: its adapter is <models-dir>/<arm>, its log <logs-dir>/<arm>.json."
-    ),
-    models_dir: Path = typer.Option(Path("models"), help="Where the arms' adapters are."),
-    logs_dir: Path = typer.Option(Path("logs"), help="Where the arms' logs are."),
-    metrics: Path = typer.Option(..., help="JSON file for the metrics per model and their comparisons."),
-    arms_report: Path = typer.Option(..., help="JSON file for each arm's cost and the run's conclusions."),
-    predictions: Path = typer.Option(..., help="JSONL file for every held-out completion."),
-    plots: Path = typer.Option(..., help="Directory for the PNG plots."),
+    models_dir: Path = typer.Option(Path("models"), help="Where the adapters are."),
     suites: Path | None = typer.Option(None, help="The fetch stage's benchmark rows (JSONL)."),
-    suites_metrics: Path | None = typer.Option(None, help="JSON file for the metrics of each benchmark."),
-    suites_predictions: Path | None = typer.Option(None, help="JSONL file for the benchmarks' completions."),
-    sampled_metrics_file: Path = typer.Option(
-        ..., "--sampled-metrics", help="JSON file for pass@1 and pass@n per model (empty when off)."
-    ),
+    out: Path = typer.Option(..., help="Folder for this model's completions and scores."),
     params: Path = PARAMS,
 ) -> None:
     p = load_params(params)
-    rows = read_jsonl(data / HELDOUT_SET)[: p.evaluate.max_problems]
+    if model not in ("base", "sft"):
+        check_arm_names([model])
+    adapter = None if model == "base" else models_dir / model
+    if adapter is not None:
+        manifest = read_manifest(adapter, "sft" if model == "sft" else f"train@{model}")
+        if not manifest.trained:
+            write_model_evaluation(out, ModelEvaluation(evaluated=False, reason=manifest.reason), {})
+            print(f"evaluate: {model} not evaluated ({manifest.reason})")
+            return
+    rows = read_problems(data / HELDOUT_SET, "prepare")[: p.evaluate.max_problems]
     problems = {HELDOUT: rows} | benchmark_problems(p.evaluate.suites, suites)
+    check_model(base, "run `dvc repro -f model`")
     tokenizer = format_template(load_tokenizer(base), p.format)
     dtype = resolve_dtype(p.model.dtype)
     # Decode as GRPO sampled (vLLM merges the LoRA into its weights, as the merged engine does).
@@ -81,90 +77,59 @@ def main(
     others = "".join(
         f", {suite} {len(suite_rows)}" for suite, suite_rows in problems.items() if suite != HELDOUT
     )
-    print(f"evaluate: {len(rows)} problems{others}, {dtype} on {device}, decoding with {engine}", flush=True)
-    trained = {"sft": sft} | {name: models_dir / name for name in arm}
-    models = {"base": None} | {name: path for name, path in trained.items() if has_adapter(path)}
-    with stage_run("evaluate", params) as run:
-        metric = load_metric(p.format)
-        scored: dict[str, dict[str, list[dict]]] = {suite: {} for suite in problems}
-        passes: dict[str, list[int]] = {}
-        records: dict[str, list[dict]] = {suite: [] for suite in problems}
-        for name, adapter in models.items():
-            model = load_model(base, dtype, adapter=adapter).to(device)
-            if adapter is not None:  # the adapter folded into the weights: the same model, decoded faster
-                model = model.merge_and_unload()
-            for suite, suite_rows in problems.items():
-                on, tag = ("", {}) if suite == HELDOUT else (f" on {suite}", {"suite": suite})
-                completions, lengths = generate(
-                    model,
-                    tokenizer,
-                    [chat_prompt(row["problem"], p.format) for row in suite_rows],
-                    max_new_tokens=p.evaluate.max_new_tokens,
-                    batch_size=p.evaluate.batch_size,
-                    desc=f"evaluate {name}" + on,
-                    engine=engine,
-                )
-                verdicts = metric.compute(
-                    predictions=completions,
-                    references=[row["answer"] for row in suite_rows],
-                    tasks=[row.get("task") for row in suite_rows],
-                    metadata=[row.get("metadata") for row in suite_rows],
-                )
-                scores = scored[suite][name] = [
-                    {"correct": c, "formatted": f, "tokens": n}
-                    for c, f, n in zip(verdicts["correct"], verdicts["formatted"], lengths, strict=True)
-                ]
-                records[suite] += [
-                    {**tag, "id": problem_id(row["problem"]), "model": name, "problem": row["problem"],
-                     "answer": row["answer"], "completion": c, **s}
-                    for row, c, s in zip(suite_rows, completions, scores, strict=True)
-                ]  # fmt: skip
-                print(f"evaluate: {name}{on}: {summarise(scores)}", flush=True)
-            if p.evaluate.pass_k:
-                passes[name] = right_samples(model, tokenizer, rows, p)
-        results = suite_metrics(scored.pop(HELDOUT), seed=p.evaluate.seed)
-        write_json(
-            sampled_metrics_file,
-            sampled_metrics(passes, p.evaluate.pass_k, p.evaluate.seed) if passes else {},
+    print(
+        f"evaluate: {model} on {len(rows)} problems{others}, {dtype} on {device}, decoding with {engine}",
+        flush=True,
+    )
+    metric = load_metric(p.format)
+    weights = load_model(base, dtype, adapter=adapter).to(device)
+    if adapter is not None:  # the adapter folded into the weights: the same model, decoded faster
+        weights = weights.merge_and_unload()
+    records: dict[str, list[dict]] = {}
+    summary = {}
+    for suite, suite_rows in problems.items():
+        on, tag = ("", {}) if suite == HELDOUT else (f" on {suite}", {"suite": suite})
+        completions, lengths = generate(
+            weights,
+            tokenizer,
+            [chat_prompt(row["problem"], p.format) for row in suite_rows],
+            max_new_tokens=p.evaluate.max_new_tokens,
+            batch_size=p.evaluate.batch_size,
+            desc=f"evaluate {model}" + on,
+            engine=engine,
         )
-        if suites_metrics is not None:
-            write_json(
-                suites_metrics, {suite: suite_metrics(s, seed=p.evaluate.seed) for suite, s in scored.items()}
-            )
-        if suites_predictions is not None:
-            write_jsonl([r for suite in scored for r in records[suite]], suites_predictions)
-        logs = {"sft": read_log(sft_log)} | {name: read_log(logs_dir / f"{name}.json") for name in arm}
-        manifests = {
-            name: json.loads((trained[name] / ADAPTER_MANIFEST).read_text())
-            for name in models
-            if name != "base"
-        }
-        spent = {
-            name: {"spent": compute_spent(manifest, logs[name]), "tied": tied_share(logs[name])}
-            for name, manifest in manifests.items()
-        }
-        warnings = []
-        for name in (n for n in arm if n in models):
-            start = "sft" if manifests[name].get("from_sft") else "base"
-            heldout = find(results[COMPARISONS], start, name)
-            if warning := reward_hacking(logs[name], heldout, answer_reward(p.train.rewards)):
-                warnings.append(f"{name}: {warning}")
-        conclusions = recommendation(results, spent)
-        if "sft" in manifests:
-            rows = next((manifests[n].get("train_rows") for n in arm if n in manifests), None)
-            conclusions.append(data_regime(manifests["sft"].get("examples", 0), rows))
-        for line in conclusions + warnings:
-            print(f"evaluate: {line}", flush=True)
-        write_jsonl(records[HELDOUT], predictions)
-        with replacing(plots) as folder:
-            folder.mkdir()
-            plot_comparison(results, folder / "before_after.png")
-            plot_training(
-                {name: logs[name] for name in arm if name in models}, logs["sft"], folder / "training.png"
-            )
-        write_json(metrics, results)
-        write_json(arms_report, {"arms": spent, "conclusions": conclusions, "warnings": warnings})
-        run.publish(evaluation=results)
+        verdicts = metric.compute(
+            predictions=completions,
+            references=[row["answer"] for row in suite_rows],
+            tasks=[row.get("task") for row in suite_rows],
+            metadata=[row.get("metadata") for row in suite_rows],
+        )
+        scores = [
+            {"correct": c, "formatted": f, "tokens": n}
+            for c, f, n in zip(verdicts["correct"], verdicts["formatted"], lengths, strict=True)
+        ]
+        records[suite] = [
+            {**tag, "id": problem_id(row["problem"]), "model": model, "problem": row["problem"],
+             "answer": row["answer"], "completion": c, **s}
+            for row, c, s in zip(suite_rows, completions, scores, strict=True)
+        ]  # fmt: skip
+        summary[suite] = summarise(scores)
+        print(f"evaluate: {model}{on}: {summary[suite]}", flush=True)
+    right = right_samples(weights, tokenizer, rows, p) if p.evaluate.pass_k else None
+    evaluation = ModelEvaluation(evaluated=True, summary=summary, pass_k=p.evaluate.pass_k, right=right)
+    write_model_evaluation(out, evaluation, records)
+
+
+def write_model_evaluation(out: Path, evaluation: ModelEvaluation, records: dict[str, list[dict]]) -> None:
+    """The model's folder, whole or not at all: a rerun cut short leaves the last one as it was."""
+    with replacing(out) as folder:
+        folder.mkdir(parents=True)
+        write_jsonl(records.get(HELDOUT, []), folder / EVALUATED_PREDICTIONS)
+        write_jsonl(
+            [r for suite, rows in records.items() if suite != HELDOUT for r in rows],
+            folder / EVALUATED_SUITES,
+        )
+        write_json(folder / EVALUATED_SCORES, evaluation.model_dump(exclude_none=True))
 
 
 def right_samples(model, tokenizer, rows: list[dict], p) -> list[int]:
@@ -201,7 +166,7 @@ def benchmark_problems(names: list[str], suites: Path | None) -> dict[str, list[
         return {}
     if suites is None or not suites.is_file():
         raise DataError(f"evaluate.suites names {wanted} but no --suites file holds their rows; run fetch")
-    rows = read_jsonl(suites)
+    rows = read_jsonl(suites, "fetch")
     out = {}
     for name in wanted:
         suite_rows = [row for row in rows if row.get("suite") == name]

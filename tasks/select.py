@@ -20,7 +20,7 @@ from rlvr.data.prompts import chat_prompt, format_template
 from rlvr.data.selection import histogram, pass_counts, select
 from rlvr.errors import DataError
 from rlvr.evaluation.scoring import score_completions
-from rlvr.files import TRAIN_SET, read_jsonl, replacing, write_json, write_jsonl
+from rlvr.files import TRAIN_SET, read_problems, replacing, write_json, write_problems
 from rlvr.training.decoding import sample
 from rlvr.training.hardware import cuda_available, resolve_dtype
 from rlvr.training.models import has_adapter, load_model, load_tokenizer
@@ -37,10 +37,10 @@ def main(
 ) -> None:
     p = load_params(params)
     s, t = p.select, p.train
-    rows = read_jsonl(data / TRAIN_SET)
+    rows = read_problems(data / TRAIN_SET, "prepare")
     if not s.enabled:
         with replacing(out) as folder:
-            write_jsonl(rows, folder / TRAIN_SET)
+            write_problems(rows, folder / TRAIN_SET)
         write_json(report, {"enabled": False, "problems": len(rows), "kept": len(rows)})
         print(f"select: off; all {len(rows)} training problems go on")
         return
@@ -92,7 +92,7 @@ def main(
             f"{summary['histogram']}); widen select.band, raise select.samples, or set select.enabled: false"
         )
     with replacing(out) as folder:
-        write_jsonl(kept, folder / TRAIN_SET)
+        write_problems(kept, folder / TRAIN_SET)
     write_json(report, summary)
     print(f"select: kept {len(kept)} of {len(scored)}; pass rates {summary['histogram']}")
 

@@ -146,7 +146,20 @@ def greedy_answers(project: Path, questions: list[str]) -> list[str]:
 
 
 def copy_project(source: Path, dest: Path) -> Path:
+    """A copy of a project that is a project of its own: MLflow records absolute artifact paths, which would
+    still lead into `source`'s folder (the registry refuses that), so the copy's store is pointed at the
+    copy's own artifacts, as `sed` on a dumped store would do for a user who copies a project."""
+    import sqlite3
+
     shutil.copytree(source, dest, symlinks=True)
+    store = dest / "mlflow.db"
+    if store.is_file():
+        old, new = f"{source.resolve()}/", f"{dest.resolve()}/"
+        with sqlite3.connect(store) as db:
+            for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                                  ("model_versions", "source"), ("model_versions", "storage_location"),
+                                  ("logged_models", "artifact_location")):  # fmt: skip
+                db.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (old, new))
     return dest
 
 

@@ -83,6 +83,17 @@ def test_normalise_folds_case_space_and_unicode_forms():
     assert normalise("2 + 2") != normalise("2+2")
 
 
+def test_invisible_and_right_to_left_variants_are_one_problem_on_one_side_of_the_split():
+    """Copies of one problem that differ only in a zero-width space, a right-to-left override, a
+    left-to-right mark with a BOM, or a soft hyphen: one problem, so one row, whatever the split."""
+    copies = ["What is 2 + 3?", "What is 2\u200b + 3?", "What is \u202e2 + 3\u202c?"]
+    copies += ["\ufeffWhat\u200e is 2 + 3?", "Wh\u00adat is 2 + 3?"]
+    rows = [{"problem": p, "answer": "5"} for p in copies]
+    for salt in "abcdefgh":
+        prepared = prepare(rows, fraction=0.5, salt=salt)
+        assert len(prepared.train) + len(prepared.heldout) == 1 and prepared.drops["duplicate"] == 4
+
+
 def test_dedupe_keeps_the_first_copy():
     rows = [{"problem": "A b"}, {"problem": "a  B", "n": 2}, {"problem": "c"}, {"problem": " A B "}]
     assert dedupe(rows) == ([{"problem": "A b"}, {"problem": "c"}], 2)
@@ -116,28 +127,45 @@ def test_the_heldout_fraction_is_roughly_respected():
     assert 0.05 <= share <= 0.15
 
 
+FORMAT_CHARACTERS = st.characters(categories=["Cf"])
+
+
 def variant(draw, problem: str) -> str:
-    """A copy of problem that differs only in case, spacing and full-width digits."""
+    """A copy of problem that differs only in case, spacing, full-width digits and invisible format
+    characters (zero-width, bidi controls, ...) inserted anywhere."""
     cased = "".join(c.upper() if draw(st.booleans()) else c.lower() for c in problem)
     spaced = cased.replace(" ", draw(st.sampled_from([" ", "  ", "\t", " \n "])))
     wide = spaced.translate(WIDE_DIGITS) if draw(st.booleans()) else spaced
-    return draw(st.sampled_from(["", " ", "\n"])) + wide
+    invisible = "".join(c + "".join(draw(st.lists(FORMAT_CHARACTERS, max_size=2))) for c in wide)
+    return draw(st.sampled_from(["", " ", "\n", "\u200f"])) + invisible
 
 
 @st.composite
-def near_duplicates(draw) -> list[dict]:
+def near_duplicates(draw) -> list[tuple[str, dict]]:
+    """Rows of a few distinct problems (lower-case words, single spaces), each in copies and variants;
+    each row with the problem it is a copy of."""
     words = st.text(alphabet="abcxyz0123", min_size=1, max_size=4)
     bases = draw(st.lists(st.lists(words, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=15))
     picks = draw(st.lists(st.sampled_from(bases), max_size=40))
-    return [{"problem": variant(draw, problem), "answer": "1"} for problem in bases + picks]
+    return [(problem, {"problem": variant(draw, problem), "answer": "1"}) for problem in bases + picks]
 
 
 @given(rows=near_duplicates(), salt=st.text(max_size=5))
-def test_no_heldout_problem_appears_in_train(rows, salt):
-    prepared = prepare(rows, fraction=0.5, salt=salt)
-    train = {normalise(row["problem"]) for row in prepared.train}
-    assert not any(normalise(row["problem"]) in train for row in prepared.heldout)
-    assert len(prepared.train) + len(prepared.heldout) == len({normalise(row["problem"]) for row in rows})
+def test_variants_of_a_problem_are_never_distinct_problems(rows, salt):
+    """Judged by which problem each row copies, not by `normalise`: one row per problem survives, so no
+    problem sits in both sets."""
+    original = {row["problem"].strip(): problem for problem, row in rows}
+    prepared = prepare([row for _, row in rows], fraction=0.5, salt=salt)
+    kept = [original[row["problem"]] for row in prepared.train + prepared.heldout]
+    assert sorted(kept) == sorted({problem for problem, _ in rows})
+
+
+@given(text=st.text(max_size=30), data=st.data())
+def test_inserting_format_characters_never_makes_a_new_problem(text, data):
+    inserted = "".join(c + "".join(data.draw(st.lists(FORMAT_CHARACTERS, max_size=3))) for c in text)
+    inserted = "".join(data.draw(st.lists(FORMAT_CHARACTERS, max_size=3))) + inserted
+    assert normalise(inserted) == normalise(text)
+    assert is_heldout(inserted, 0.5, "s") == is_heldout(text, 0.5, "s")
 
 
 def test_grpo_example_carries_the_prompt_answer_and_problem():

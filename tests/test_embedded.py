@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rlvr.config.schema import LoraParams, Markers, SftParams
+from rlvr.contracts import AdapterManifest
 from rlvr.data.examples import to_sft_example
 from rlvr.data.problems import make_problems
 from rlvr.data.prompts import chat_prompt
@@ -51,7 +52,13 @@ def test_a_short_sft_teaches_the_format(embedded, tmp_path):
         "trl",
         tmp_path / "ck",
     )
-    train_and_publish(trainer, tmp_path / "ck", tmp_path / "sft", tmp_path / "sft.jsonl", {})
+    train_and_publish(
+        trainer,
+        tmp_path / "ck",
+        tmp_path / "sft",
+        tmp_path / "sft.jsonl",
+        AdapterManifest(stage="sft", trained=True),
+    )
     prompts = [chat_prompt(row["problem"], Markers()) for row in heldout]
     tuned = load_model(embedded, "float32", adapter=tmp_path / "sft")
     base = load_model(embedded, "float32")

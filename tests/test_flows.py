@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from flows import promotion as registry_flows
 from flows.pipeline import pipeline
 from flows.serve import deployments
 from rlvr.config.schema import load_params
+from rlvr.evaluation.predictions import models_and_pairs, side_by_side
+from rlvr.evaluation.report import table_artifact
 from rlvr.files import HELDOUT_SET, read_jsonl
 from rlvr.hashing import hash_path
-from rlvr.mlops.dvcfile import paths
+from rlvr.mlops.dvcfile import paths, up_to_date
 from rlvr.mlops.registry import RegistryError, register
 from rlvr.mlops.runs import experiment_id
 from tests.conftest import copy_project, project_env, registry_client
@@ -82,6 +85,10 @@ def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(reproduced, tmp
     assert "## Answers that changed" in report
     side = json.loads(artifact("rlvr-side-by-side", first).data)
     assert len(side) == 4 and {"problem", "base_completion", "grpo_correct", "sft_vs_grpo"} <= set(side[0])
+    # every text cell escaped (the UI renders cells as Markdown, where the markers read as tags)
+    files = paths(reproduced_project)
+    rows = side_by_side(read_jsonl(files["predictions"]), *models_and_pairs(metrics))
+    assert side == table_artifact(rows)
     # the MLflow run knows the flow run, and the report links the MLflow run
     record = json.loads(paths(reproduced_project)["registry"].read_text())
     run = registry_client(reproduced_project).get_run(record["run_id"])
@@ -109,6 +116,37 @@ def test_pipeline_flow_runs_every_stage_then_reports_all_skipped(reproduced, tmp
     report = artifact("rlvr-report", second).data
     assert f"No retraining: every stage was up to date; showing run [{record['run_name']}](" in report
     assert "kept in params.yaml: later runs, the scheduled ones included, use them too." in report
+
+
+def reworded_conclusions(project: Path) -> None:
+    conclusions = project / "rlvr" / "evaluation" / "conclusions.py"
+    conclusions.write_text(conclusions.read_text() + "# a rule reworded\n")
+
+
+def test_a_changed_conclusion_rule_leaves_only_the_report_and_register_out_of_date(project_copy, in_project):
+    """A comment added to rlvr/evaluation/conclusions.py: DVC's status (what the flow asks before each
+    stage) finds the report and register stages out of date, and no evaluation: no model is decoded
+    again."""
+    project = in_project(project_copy)
+    reworded_conclusions(project)
+    assert [stage for stage in ORDER if not up_to_date(project, stage)] == ["report", "register"]
+
+
+@pytest.mark.slow  # the flow over every stage, after the status test above (make test-slow)
+def test_a_changed_conclusion_rule_reruns_only_the_report_and_register(project_copy, in_project, monkeypatch):
+    """The flow asks DVC before each stage, runs the report and register stages and skips the others, and
+    the report's numbers come out the same."""
+    project = in_project(project_copy)
+    # an MLflow store of its own: the copied one records its artifacts at the original project's path
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'copy.db'}")
+    files = paths(project)
+    before = {name: hash_path(files[name]) for name in ("evaluations", "metrics", "predictions")}
+    reworded_conclusions(project)
+    state = pipeline(root=str(project), return_state=True)
+    ran = ("report", "register")
+    assert state.result() == {stage: "ran" if stage in ran else "skipped" for stage in ORDER}
+    assert {name: hash_path(files[name]) for name in before} == before
+    assert all(up_to_date(project, stage) for stage in ORDER)
 
 
 @pytest.mark.slow  # under a minute alone, but the default suite's 10 minutes are spent (make test-slow)
@@ -173,7 +211,7 @@ def test_fetch_is_retried_and_a_training_failure_fails_the_flow_with_its_error(
     train = runs["train@grpo"][0]
     assert train.state.is_failed() and train.run_count == 1  # no retries on training
     assert f"lr_scheduler_type {plateau} requires an eval strategy" in train.state.message
-    assert "evaluate" not in runs and "register" not in runs
+    assert not [name for name in runs if name.startswith(("evaluate@", "report", "register"))]
     assert {name: hash_path(files[name]) for name in before if files[name].exists()} == {
         k: v for k, v in before.items() if k not in ("grpo",)
     }
@@ -212,11 +250,14 @@ def register_synthetic(project: Path, correct: list[bool], rows: list[dict] | No
     params = load_params(project / "params.yaml")
     client = registry_client(project)
     run = client.create_run(experiment_id(client))
-    return register(
+    adapter = shutil.copytree(files["grpo"], project / "models" / "grpo_synthetic", dirs_exist_ok=True)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    (adapter / "adapter_config.json").write_text(json.dumps({**config, "revision": "synthetic"}))
+    return register(  # another adapter (its config differs): the registry keeps one version per adapter
         model_name="rlvr-math",
         run_id=run.info.run_id,
         predictions=predictions,
-        adapter=files["grpo"],
+        adapter=adapter,
         base_files={"base": files["base"]},
         model_config={
             "base_model": "tiny-model",
@@ -255,6 +296,23 @@ def test_promote_and_rollback_flows_move_the_aliases(prefect_server, project_cop
     assert json.loads(client.get_model_version("rlvr-math", "2").tags["rolled_back"])["reason"] == "test"
     assert "was rolled back" in registry_flows.promote(root=str(project), margin=0.0)
     assert int(client.get_model_version_by_alias("rlvr-math", "champion").version) == 1
+
+
+def test_a_refused_rollback_ends_the_flow_failed_in_one_line(prefect_server, project_copy, in_project):
+    """The CLI's one line, not two tracebacks: the flow run ends Failed with the registry's message, and
+    its logs hold no traceback; called from Python, the flow raises the error itself."""
+    project = in_project(project_copy)
+    state = registry_flows.rollback(root=str(project), reason="test", return_state=True)
+    assert state.is_failed() and state.message == "rlvr-math: no earlier champion to roll back to"
+    deadline = time.monotonic() + 30  # Prefect ships logs to its server in batches, after the run
+    logs = _flow_logs(state)
+    while not any("Finished in state Failed" in line for line in logs):
+        assert time.monotonic() < deadline, "the flow run logged no final state"
+        time.sleep(0.5)
+        logs = _flow_logs(state)
+    assert not any("Traceback" in line or "Encountered exception" in line for line in logs), logs
+    with pytest.raises(RegistryError, match="no earlier champion to roll back to"):
+        registry_flows.rollback(root=str(project))
 
 
 def test_promote_scores_the_champion_on_another_heldout_set(prefect_server, project_copy, in_project):
@@ -298,3 +356,34 @@ def test_served_deployment_schedule_is_the_one_in_params(prefect_server, reprodu
         (schedule.cron, schedule.timezone)
     ]
     assert deployment.parameters == {"root": str(project)}
+
+
+def test_serve_refuses_a_port_in_use_and_a_missing_project_in_one_line(tmp_path):
+    """A second `make serve` attached to the first server (and paused its deployments when stopped); a
+    wrong --root started a server, then ended in a traceback. Both are one line, before any server."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**project_env(tmp_path), "PREFECT_HOME": str(tmp_path / "prefect")}
+    serve = [sys.executable, "-m", "flows.serve"]
+    with socket.socket() as other:  # another server's port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = subprocess.run(  # the port as `make serve` passes it; PREFECT_SERVER_API_PORT alike
+            serve, cwd=ROOT, env={**env, "PREFECT_SERVER_API_PORT": str(port)}, capture_output=True, text=True
+        )
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr == (
+            f"error: port {port} on 127.0.0.1 is in use (another Prefect server?); "
+            "choose another with --port (make serve PORT=...)\n"
+        )
+    missing = tmp_path / "nonexistent"
+    result = subprocess.run(
+        [*serve, "--root", str(missing)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1 and result.stdout == ""  # no "Prefect UI: ..." line: no server started
+    assert result.stderr == f"error: {missing} holds no params.yaml; give the project root with --root\n"

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from rlvr.config.schema import LoraParams, Markers, TrainParams
+from rlvr.contracts import AdapterManifest
 from rlvr.data.examples import to_grpo_example
 from rlvr.data.prompts import chat_prompt
 from rlvr.evaluation.scoring import models_of
@@ -67,7 +68,9 @@ def grpo(base: Path, out: Path, generation: str, backend: str = "trl", **overrid
     )
     before = lora_weights(trainer.model)
     log = out.parent.parent / "logs" / f"{out.name}.json"
-    summary = train_and_publish(trainer, out.parent / f"ck-{out.name}", out, log, {})
+    summary = train_and_publish(
+        trainer, out.parent / f"ck-{out.name}", out, log, AdapterManifest(stage="train", trained=True)
+    )
     after = lora_weights(trainer.model)
     assert summary["steps"] == 2 and (out / "adapter_config.json").is_file()
     assert all(v.is_cuda for v in after.values())

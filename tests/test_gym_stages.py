@@ -20,7 +20,7 @@ from rlvr.data.prepare import clean_rows
 from rlvr.files import read_jsonl, read_log, write_jsonl
 from rlvr.mlops.dvcfile import paths
 from tests.conftest import ROOT, dvc, git, make_project
-from tests.stages import run_stage, stage_project, train_stage
+from tests.stages import evaluate_stage, run_stage, stage_project, train_stage
 
 # MATH-500's columns (HuggingFaceH4/MATH-500, test.jsonl) and GSM8K's (openai/gsm8k, main/test parquet).
 MATH500 = [
@@ -111,13 +111,9 @@ def test_grpo_scores_gym_rows_with_task_score_and_evaluate_runs_the_benchmark_su
         ("math500", "2"), ("math500", "\\frac{3}{4}"), ("math500", "Evelyn"), ("gsm8k", "7"),
         ("gsm8k", "1000"),
     ]  # fmt: skip
-    output = run_stage(
-        project, "evaluate", data=project / "data", base=project / "base", sft=project / "sft",
-        sft_log=project / "logs" / "sft.json", arm="grpo", models_dir=project / "models",
-        logs_dir=project / "logs", metrics=project / "eval.json", arms_report=project / "arms.json",
-        predictions=project / "predictions.jsonl", plots=project / "plots", suites=project / "suites.jsonl",
-        suites_metrics=project / "suites.json", suites_predictions=project / "suites_predictions.jsonl",
-        sampled_metrics=project / "sampled.json",
+    output = evaluate_stage(
+        project, suites=project / "suites.jsonl", suites_metrics=project / "suites.json",
+        suites_predictions=project / "suites_predictions.jsonl",
     )  # fmt: skip
     assert "math500: 1 of 3 golds math-verify cannot read, left out" in output
 

@@ -18,9 +18,9 @@ import warnings
 import pytest
 import yaml
 
-from rlvr.config.schema import GYM_REFUSED, Markers, ParamsError, parse_params
+from rlvr.config.schema import GYM_REFUSED, Markers, ParamsError, ReasoningGymSource, parse_params
 from rlvr.data.examples import to_grpo_example
-from rlvr.data.gym import SAFE_TASKS, config_knobs, make_rows, score, worked_solution
+from rlvr.data.gym import SAFE_TASKS, check_knobs, config_knobs, make_rows, score, worked_solution
 from rlvr.data.prepare import clean_rows, prepare_rows
 from rlvr.evaluation.scoring import score_completions
 from rlvr.verify.rewards import Accuracy, TaskScore
@@ -92,12 +92,26 @@ def test_countdown_is_refused_because_its_verifier_runs_the_text_as_code(tmp_pat
 
 
 @pytest.mark.parametrize("name", list(SAFE_TASKS))
-def test_the_catalogue_names_each_task_s_config_and_its_knobs(name):
+def test_each_task_s_knobs_are_its_config_s_fields_with_their_defaults(name):
     config = DATASETS[name][1]
-    assert config.__name__ == SAFE_TASKS[name].config
-    assert inspect.getsourcefile(config).endswith("reasoning_gym/" + SAFE_TASKS[name].module)
-    fields = [f.name for f in dataclasses.fields(config) if f.name not in ("seed", "size")]
-    assert list(config_knobs(name)) == fields
+    knobs = config_knobs(name)
+    assert list(knobs) == [f.name for f in dataclasses.fields(config) if f.name not in ("seed", "size")]
+    assert {knob: default for knob, (default, _) in knobs.items()} == {
+        knob: getattr(config(), knob) for knob in knobs
+    }
+
+
+def test_a_literal_knob_allows_its_values_and_a_factory_default_is_typed():
+    assert config_knobs("basic_arithmetic")["whitespace"] == ("single", ("no_space", "single", "random"))
+    with pytest.raises(ValueError, match=r"config.operators_weights: must be a list, like its default"):
+        check_knobs("simple_equations", {"operators_weights": 0.5})
+
+
+def test_the_default_mix_that_check_mix_skips_passes_the_knob_check():
+    """`check_mix` does not import reasoning-gym for the schema's default mix (the one params.yaml
+    writes): its knobs pass here."""
+    for task in ReasoningGymSource().tasks:
+        check_knobs(task.name, task.config)
 
 
 def test_rows_hold_what_the_verifier_needs_and_the_gold_gets_full_marks():

@@ -20,8 +20,8 @@ from rlvr.mlops.dvcfile import paths, stage_order
 from tests.conftest import dvc, project_env, ran_stages, registry_client
 
 ORDER = [
-    "fetch", "model", "prepare", "sft", "select", "train@grpo", "train@grpo_from_base", "evaluate",
-    "register",
+    "fetch", "model", "prepare", "sft", "select", "train@grpo", "train@grpo_from_base", "evaluate@base",
+    "evaluate@sft", "evaluate@grpo", "evaluate@grpo_from_base", "report", "register",
 ]  # fmt: skip
 STAGES = set(ORDER)
 MODELS = ["base", "sft", "grpo"]  # the tiny profile leaves the base arm off (its stage says so)
@@ -106,17 +106,23 @@ def test_dvc_plots_render_the_logged_curves_and_the_charts(project_copy, tmp_pat
     log, and both PNG charts."""
     files = paths(project_copy)
     shown = json.loads(dvc(project_copy, "plots", "show", "--json").stdout)["data"]
-    assert sorted(shown) == [
-        "GRPO from the base model, rewards per step", "GRPO groups with no learning signal",
-        "GRPO rewards per step", "SFT loss per step", "plots/before_after.png", "plots/training.png",
+    assert sorted(shown) == [  # no chart of the base arm alone: empty when it is off, as here
+        "GRPO groups with no learning signal", "GRPO rewards per step", "Held-out accuracy by minute",
+        "Held-out accuracy by step", "SFT loss per step", "plots/before_after.png", "plots/training.png",
     ]  # fmt: skip
+    curves = {name: read_log(files["logs"] / f"curve_{name}.json") for name in ("sft", "grpo")}
+    assert [[point["step"] for point in curve] for curve in curves.values()] == [[0, 1, 2], [0, 1, 2]]
+    for chart, x in (("Held-out accuracy by step", "step"), ("Held-out accuracy by minute", "minutes")):
+        drawn = sorted((row[x], row["accuracy"]) for row in shown[chart][0]["content"]["data"]["values"])
+        assert drawn == sorted((point[x], point["accuracy"]) for curve in curves.values() for point in curve)
     spec = shown["GRPO rewards per step"][0]["content"]
     assert spec["encoding"]["x"]["title"] == "GRPO step" and "mean reward per completion" in json.dumps(spec)
     logs = {name: read_log(files["logs"] / f"{name}.json") for name in ("sft", "grpo")}
     rewards = shown["GRPO rewards per step"][0]["content"]["data"]["values"]
-    drawn = {(row["field"], row["step"]): row["dvc_inferred_y_value"] for row in rewards}
+    # one line per log and field (the base arm's log is empty here: off in the tiny profile)
+    drawn = {(row["filename::field"], row["step"]): row["dvc_inferred_y_value"] for row in rewards}
     expected = {
-        (field, row["step"]): row[field]
+        (f"grpo.json::{field}", row["step"]): row[field]
         for row in logs["grpo"]
         for field in ("reward", "rewards/accuracy/mean", "rewards/check_answer/mean")
     }
@@ -145,8 +151,10 @@ def test_dvc_plots_render_the_logged_curves_and_the_charts(project_copy, tmp_pat
         and "<script" not in offline
         and "http" not in offline.split("<svg")[0]
     )
-    # three curves (the base arm is off in the tiny profile: its plot has no data) and the two charts
-    assert offline.count("<svg") == 3 and offline.count("data:image/png;base64,") == 2
+    # every curve, each with data (none left empty), and the two charts
+    vega = [name for name, renders in shown.items() if renders[0].get("type") == "vega"]
+    assert all(shown[name][0]["content"]["data"]["values"] for name in vega)
+    assert offline.count("<svg") == len(vega) and offline.count("data:image/png;base64,") == 2
 
 
 def test_stage_order_follows_the_dag(reproduced):
@@ -157,6 +165,31 @@ def test_second_repro_runs_nothing(reproduced):
     result = dvc(reproduced[0], "repro")
     assert ran_stages(result.stdout) == set()
     assert all(f"Stage '{stage}' didn't change, skipping" in result.stdout for stage in STAGES)
+
+
+def test_a_model_not_trained_is_written_as_not_evaluated(reproduced):
+    """The base arm is off in the tiny profile: its evaluate stage wrote that it was not evaluated, and
+    why, with no completion; every other model its completions, on the same held-out problems."""
+    files = paths(reproduced[0])
+    skipped = files["evaluations"] / "grpo_from_base"
+    assert json.loads((skipped / "scores.json").read_text()) == {
+        "evaluated": False, "reason": "train.base_arm is off", "summary": {}, "pass_k": 0,
+    }  # fmt: skip
+    assert read_jsonl(skipped / "predictions.jsonl") == read_jsonl(skipped / "suites.jsonl") == []
+    heldout = read_jsonl(files["predictions"])
+    for name in MODELS:
+        rows = read_jsonl(files["evaluations"] / name / "predictions.jsonl")
+        assert rows == [row for row in heldout if row["model"] == name]
+        scores = json.loads((files["evaluations"] / name / "scores.json").read_text())
+        assert scores["evaluated"] and scores["summary"]["heldout"]["problems"] == 4
+
+
+def test_a_logging_interval_is_no_stage_param(project_copy):
+    """How often MLflow gets sample completions (`tracking`) cannot change what a stage makes: changing it
+    leaves every stage up to date, sft and train included (they read it without listing it)."""
+    apply_overrides(project_copy, ["tracking.completions_every=3"])
+    assert "completions_every: 3" in (project_copy / "params.yaml").read_text()
+    assert json.loads(dvc(project_copy, "status", "--json").stdout) == {}
 
 
 @pytest.mark.slow  # the flow's training-failure test covers the same stage failure in the default suite
@@ -175,7 +208,8 @@ def test_failing_stage_keeps_earlier_outputs_and_registry(project_copy):
 
 @pytest.mark.slow  # two minutes (make test-slow); checkpoint choice on resume: tests/test_training.py
 def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_kill(project_copy):
-    """Changing train params reruns only the last three stages; killing that run mid-training and running
+    """Changing train params reruns the training, the evaluation of the arm retrained, the report and the
+    registration, and nothing else; killing that run mid-training and running
     `dvc repro` again resumes from the last complete checkpoint."""
     files = paths(project_copy)
     sft_before = hash_path(files["sft"])
@@ -200,7 +234,9 @@ def test_a_training_param_change_reruns_train_evaluate_register_and_survives_a_k
     assert saved < 8
 
     result = dvc(project_copy, "repro")
-    assert ran_stages(result.stdout) == {"train@grpo", "train@grpo_from_base", "evaluate", "register"}
+    # the arm retrained is decoded again, no other model (the skipped arm wrote the same manifest again)
+    ran = {"train@grpo", "train@grpo_from_base", "evaluate@grpo", "report", "register"}
+    assert ran_stages(result.stdout) == ran
     assert "resuming from" in result.stdout
     manifest = json.loads((files["grpo"] / "rlvr_adapter.json").read_text())
     assert manifest["steps"] == 8 and manifest["resumed_from_step"] >= 2
@@ -268,3 +304,31 @@ def test_params_cannot_change_under_a_running_stage(project_copy):
     assert repro.returncode != 0
     assert "params.yaml changed while the stage ran, so its outputs follow the old values" in output
     assert (project_copy / "dvc.lock").read_bytes() == locked_before
+
+
+@pytest.mark.slow  # half a minute on a shared machine: make test-resilience, which CI runs
+def test_a_profile_switched_between_stages_stops_the_next_stage_in_one_line(project_copy):
+    """`rlvr use-profile default` lands between two stages of a tiny-profile `dvc repro` (neither lock is
+    held there): the next stage DVC runs refuses, in one line, to work on upstream outputs made with the
+    other profile, and dvc.lock and the outputs stay as they were (no run mixing the two profiles)."""
+    files = paths(project_copy)
+    locked = (project_copy / "dvc.lock").read_bytes()
+    upstream = {name: hash_path(files[name]) for name in ("raw", "base")}
+    switch = subprocess.run(
+        [str(Path(sys.executable).parent / "rlvr"), "use-profile", "default", "--root", str(project_copy)],
+        env=project_env(project_copy),
+        capture_output=True,
+        text=True,
+    )
+    assert switch.returncode == 0, switch.stdout
+    # the step `dvc repro` takes next, as the flow takes it: the stage after fetch and model
+    result = dvc(project_copy, "repro", "--single-item", "--force", "prepare", check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: params.yaml changed after stage 'fetch' ran (its values of data differ from dvc.lock; a "
+        "profile switched during the run?), so 'prepare' would work on outputs made with other values; "
+        "run `dvc repro` again"
+    ], result.stderr
+    assert (project_copy / "dvc.lock").read_bytes() == locked
+    assert {name: hash_path(files[name]) for name in upstream} == upstream

@@ -7,6 +7,8 @@ held-out results stored through `registry.record_heldout`), with synthetic resul
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,20 +28,24 @@ def client(tmp_path, monkeypatch) -> MlflowClient:
     return store.client()
 
 
-def add_version(client: MlflowClient, correct: list[bool], name: str = "m", set_name: str = "a") -> int:
-    """A registered version whose run holds its per-problem results on held-out set `set_name`."""
+def add_version(
+    client: MlflowClient, correct: list[bool], name: str = "m", set_name: str = "a", start: dict | None = None
+) -> int:
+    """A registered version whose run holds its per-problem results on held-out set `set_name`, and, given
+    `start`, its comparison with the model its GRPO started from (as the register stage tags it)."""
     if not client.search_registered_models(f"name='{name}'"):
         client.create_registered_model(name)
     run = client.create_run(runs.experiment_id(client))
-    created = client.create_model_version(name, source=Path.cwd().as_uri(), run_id=run.info.run_id)
-    version = int(created.version)
     results = [
         {"id": f"{set_name}{i}", "problem": f"{set_name} {i} + 1", "answer": str(i + 1), "correct": ok}
         for i, ok in enumerate(correct)
     ]
-    registry.record_heldout(client, name, version, results)
-    client.set_registered_model_alias(name, registry.CHALLENGER, str(version))
-    return version
+    tags, _ = registry.record_heldout(client, run.info.run_id, results)
+    if start is not None:
+        tags[registry.START_TAG] = json.dumps(start)
+    created = client.create_model_version(name, source=Path.cwd().as_uri(), run_id=run.info.run_id, tags=tags)
+    client.set_registered_model_alias(name, registry.CHALLENGER, created.version)
+    return int(created.version)
 
 
 def aliases(client: MlflowClient, name: str = "m") -> dict[str, int]:
@@ -298,3 +304,234 @@ def test_cli_promote_and_rollback_report_what_they_did(client, tmp_path):
     result = runner.invoke(app, ["rollback"])
     result = runner.invoke(app, ["rollback"])
     assert result.exit_code == 1 and "no earlier champion" in result.output
+
+
+def fake_adapter(folder: Path, weights: bytes = b"weights", trained_s: float = 1.0) -> Path:
+    """An adapter's files as the registry sees them (it hashes and copies them, never loads them), with a
+    manifest that differs from one training to the next."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "adapter_config.json").write_text('{"r": 4}')
+    (folder / "adapter_model.safetensors").write_bytes(weights)
+    (folder / "rlvr_adapter.json").write_text(json.dumps({"train_runtime_s": trained_s}))
+    return folder
+
+
+def registration(client: MlflowClient, name: str, adapter: Path, start: dict | None = None):
+    """The register stage's registration steps, for `name`, on a new pipeline run."""
+    run = client.create_run(runs.experiment_id(client))
+    predictions = [
+        {
+            "model": "grpo",
+            "problem": f"{i} + 1",
+            "answer": str(i + 1),
+            "completion": "",
+            "correct": i % 2 == 0,
+        }
+        for i in range(4)
+    ]
+    return registry.registration_steps(
+        model_name=name,
+        run_id=run.info.run_id,
+        predictions=predictions,
+        adapter=adapter,
+        base_files={},
+        model_config={"base_model": "tiny"},
+        tags={"git_commit": "abc"},
+        description="test",
+        start=start,
+    )
+
+
+def to_the_end(steps):
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def test_a_registration_killed_after_any_write_is_completed_by_the_rerun(client, tmp_path):
+    """Stopped after each of its MLflow writes in turn (where a kill can land), then rerun on the same
+    adapter, as the register stage reruns: one version, with every tag and the aliases. The name holds a
+    quote, which once broke the search that finds the version again."""
+    adapter = fake_adapter(tmp_path / "grpo")
+    steps = list(registration(client, "full", adapter))
+    assert steps[-1] == "registration" and "version" in steps
+    for cut, step in enumerate(steps[:-1]):
+        name = f"o'brien {cut}"
+        killed = registration(client, name, adapter)
+        assert [next(killed) for _ in range(cut + 1)][-1] == step  # abandoned there, as by SIGKILL
+        if step in steps[steps.index("version") :]:
+            assert registry.registered_as(name, adapter) is None  # cut short: not taken as registered
+        done = to_the_end(registration(client, name, adapter))
+        versions = [v for v in client.search_model_versions() if v.name == name]
+        assert [int(v.version) for v in versions] == [1], step
+        tags = versions[0].tags
+        assert tags[registry.ADAPTER_TAG] == registry.adapter_hash(adapter) and tags["git_commit"] == "abc"
+        assert tags[registry.ACCURACY_TAG] == "0.5" and registry.REGISTRATION_TAG in tags
+        assert "first registered version is champion" in tags["promotion/v1"]
+        assert aliases(client, name) == {"challenger": 1, "champion": 1}
+        assert done.version == 1 and done.champion and registry.registered_as(name, adapter) == 1
+
+
+def test_the_content_hash_covers_weights_and_config_and_params_hash_the_validated_values(tmp_path):
+    """Two trainings to the same weights (seed 7, then 7 again) hash alike though their manifests
+    differ; and params.yaml rewritten by DVC (comments, quoting, order) hashes as the values it holds."""
+    first = fake_adapter(tmp_path / "seed7", trained_s=1.0)
+    again = fake_adapter(tmp_path / "seed7-again", trained_s=2.5)
+    other = fake_adapter(tmp_path / "seed8", weights=b"other weights")
+    assert registry.adapter_hash(first) == registry.adapter_hash(again) != registry.adapter_hash(other)
+    written = tmp_path / "a.yaml"
+    written.write_text(
+        "train:  # the GRPO stage\n  seed: 7\n  learning_rate: 5.0e-06\nregistry:\n  model_name: m\n"
+    )
+    rewritten = tmp_path / "b.yaml"
+    rewritten.write_text("registry:\n  model_name: 'm'\ntrain:\n  learning_rate: 0.000005\n  seed: 7\n")
+    changed = tmp_path / "c.yaml"
+    changed.write_text("registry:\n  model_name: m\ntrain:\n  learning_rate: 0.000005\n  seed: 8\n")
+    assert runs.params_hash(written) == runs.params_hash(rewritten) != runs.params_hash(changed)
+
+
+# The GRPO adapter against the model it started from, in eval.json: significantly worse (upper bound < 0)
+WORSE_THAN_SFT = {
+    "from": "sft", "to": "grpo", "delta": -0.2, "ci_low": -0.3, "ci_high": -0.1, "p_value": 1e-4, "n": 100,
+    "fixed": 2, "broken": 22,
+}  # fmt: skip
+
+
+def test_a_version_worse_than_its_own_start_never_becomes_champion(client, tmp_path):
+    """Better than the champion (+30 points), but significantly below its own SFT adapter: kept out,
+    also as the first version, whether registered or promoted; --force overrides it, recorded."""
+    add_version(client, BASELINE)
+    registry.promote("m", margin=0.0)
+    add_version(client, CLEAR, start=WORSE_THAN_SFT)
+    kept = registry.promote("m", margin=0.0)
+    assert not kept.moved and aliases(client) == {"challenger": 2, "champion": 1}
+    assert kept.message == (
+        "m: kept champion v1; challenger v2 never becomes champion: it is significantly worse than sft, the "
+        "model its GRPO started from (-20.0 points [-30.0, -10.0] on the same 100 held-out problems, 2 "
+        "fixed, 22 broken); pass --force to promote it anyway"
+    )
+    forced = registry.promote("m", margin=0.0, force=True)
+    assert (
+        forced.moved and "significantly worse" in decision(client, 2, "promotion/v2-vs-v1")["overrode_start"]
+    )
+
+    add_version(client, CLEAR, name="first", start=WORSE_THAN_SFT)
+    assert not registry.promote("first", margin=0.0).moved and aliases(client, "first") == {"challenger": 1}
+    registered = to_the_end(registration(client, "fresh", fake_adapter(tmp_path / "a"), start=WORSE_THAN_SFT))
+    assert not registered.champion and aliases(client, "fresh") == {"challenger": 1}
+    recorded = decision(client, 1, "promotion/v1", "fresh")["decision"]
+    assert recorded.startswith("not champion: it is significantly worse than sft")
+    fine = {**WORSE_THAN_SFT, "delta": 0.0, "ci_low": -0.05, "ci_high": 0.05}
+    assert to_the_end(registration(client, "ok", fake_adapter(tmp_path / "b"), start=fine)).champion
+
+
+def test_report_says_the_champion_what_promote_would_do_and_the_counts(client, tmp_path):
+    from tests.conftest import ROOT
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    (tmp_path / "metrics").mkdir()
+    model = {"accuracy": 0.5, "accuracy_ci_low": 0.4, "accuracy_ci_high": 0.6, "format": 1.0}
+    evaluation = {
+        "sft": {**model, "mean_length": 9.0, "problems": 100},
+        "grpo": {**model, "mean_length": 9.0, "problems": 100},
+        "comparisons": [
+            {**WORSE_THAN_SFT, "delta": 0.0, "ci_low": -0.1, "ci_high": 0.1, "fixed": 12, "broken": 7}
+        ],
+    }
+    (tmp_path / "metrics" / "eval.json").write_text(json.dumps(evaluation))
+    arms = {"arms": {"grpo": {"spent": {}, "tied": 0.41}}, "conclusions": [], "warnings": []}
+    (tmp_path / "metrics" / "arms.json").write_text(json.dumps(arms))
+    add_version(client, BASELINE, name="rlvr-math")
+    registry.promote("rlvr-math", margin=0.0)
+    add_version(client, NOISY, name="rlvr-math")
+    before = registry_state(client, "rlvr-math")
+    result = CliRunner().invoke(app, ["report"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "sft -> grpo: 12 problems fixed, 7 broken, of 100" in text
+    assert "GRPO groups whose rewards all tied (no learning signal): grpo 41%" in text
+    assert "registry rlvr-math: champion v1, challenger v2" in text
+    assert "`rlvr promote` would change nothing: challenger v2: +5.0 points [" in text
+    assert "10 fixed, 5 broken" in text
+    assert not [line for line in result.output.splitlines() if len(line) > 80]
+    assert registry_state(client, "rlvr-math") == before  # the gate computed, nothing recorded
+
+
+def test_a_moved_project_says_how_to_relocate_and_a_shared_store_keeps_one_artifact_root(
+    tmp_path, monkeypatch
+):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "params.yaml").write_text("{}\n")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+    add_version(store.client(), BASELINE)
+    registry.promote("m", margin=0.0)
+    add_version(store.client(), CLEAR)
+    moved = tmp_path / "elsewhere" / "project"
+    shutil.move(project, moved)
+    monkeypatch.chdir(moved)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{moved / 'mlflow.db'}")
+    for args in (["ask", "1+1?", "--model", "models:/m@champion"], ["promote", "--name", "m"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+        assert f"records its artifacts in {project / 'mlruns'}, not beside it in {moved / 'mlruns'}" in (
+            " ".join(result.output.split())
+        )
+    relocate = " ".join(result.output.split()).split("lead here: ")[1]
+    subprocess.run(relocate, shell=True, check=True)  # the message's own instructions
+    assert registry.promote("m", margin=0.0).moved  # the held-out results are read where they are now
+
+    shared = tmp_path / "shared"  # two projects, one store: the artifacts go beside the store
+    shared.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{shared / 'mlflow.db'}")
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        mlflow_client = store.client()
+        run = mlflow_client.create_run(runs.experiment_id(mlflow_client))
+        mlflow_client.log_text(run.info.run_id, name, f"{name}.txt")
+    assert sorted(p.name for p in (shared / "mlruns").rglob("*.txt")) == ["a.txt", "b.txt"]
+    assert not [*(tmp_path / "a").rglob("*.txt"), *(tmp_path / "b").rglob("*.txt")]
+
+
+def test_a_registry_name_mlflow_refuses_fails_check_params(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("registry:\n  model_name: a/b\n")
+    result = CliRunner().invoke(app, ["check-params", str(params)])
+    assert result.exit_code == 1 and "'registry.model_name'" in result.output
+    assert "Names cannot contain '/' or ':'" in result.output and "Traceback" not in result.output
+    params.write_text("registry:\n  model_name: o'brien v2.1\n")  # MLflow takes it; rlvr quotes nothing
+    assert CliRunner().invoke(app, ["check-params", str(params)]).exit_code == 0
+
+
+def test_the_description_counts_what_trained(tmp_path):
+    from rlvr.config.schema import Params
+    from tasks.register import describe
+
+    tags = {"data_md5": "d" * 32, "params_hash": "p" * 64, "git_commit": "g" * 40}
+    grpo = {"from_sft": True, "steps": 30, "train_rows": 460}
+    sft = {"steps": 12, "examples": 32}
+    text = describe(Params(), {"name": "tiny", "revision": None}, grpo, sft, tags, None)
+    assert "30 GRPO steps on 460 training problems" in text
+    assert "after an SFT warm-up of 12 steps on 32 examples" in text
+    without = describe(
+        Params(), {"name": "tiny", "revision": "abc"}, {**grpo, "from_sft": False}, {}, tags, None
+    )
+    assert "SFT" not in without and "tiny@abc" in without
+
+
+def test_the_description_names_the_commit_an_unpinned_hub_dataset_was_fetched_at():
+    from rlvr.config.schema import Params
+    from tasks.register import describe
+
+    tags = {"data_md5": "d" * 32, "params_hash": "p" * 64, "git_commit": "g" * 40}
+    base, grpo = {"name": "tiny", "revision": None}, {"steps": 3, "train_rows": 9}
+    hub = {"data": {"source": "hub", "hub": {"path": "org/math", "split": "train"}}}
+    unpinned = describe(Params(**hub), base, grpo, {}, tags, "c0ffee12")
+    assert "of org/math@c0ffee12 (train)" in unpinned and "main" not in unpinned
+    hub["data"]["hub"]["revision"] = "v1"  # a pinned revision is what params asked for
+    assert "of org/math@v1 (train)" in describe(Params(**hub), base, grpo, {}, tags, "c0ffee12")

@@ -78,4 +78,7 @@ def test_make_rehearse_runs_the_seed_recipe_end_to_end(tmp_path):
     assert last.startswith("rehearsal: Qwen3ForCausalLM (qwen3")
     assert "arms evaluated: grpo, grpo_from_base" in last and "suites: heldout, math500" in last
     assert "registered: models:/rlvr-math/1" in last
-    assert "warning:" not in result.stderr  # the profile's chat template passes its own checks
+    assert "grad_norm" in last and "resumed from step 2" in last  # `learning` fails the run otherwise
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    # the profile's chat template passes its own checks, and the completions end within the limit
+    assert [line for line in warned if "most groups scored all alike" not in line] == []

@@ -50,6 +50,31 @@ def test_the_verdict_is_over_data_seeds_and_grpo_seeds_are_reported_apart():
     assert summary["recipe"] == ["train.max_steps=20"]
 
 
+def test_the_pooled_numbers_match_a_hand_computation_of_an_asymmetric_example():
+    """Data seeds that disagree in sign and size, worked out by hand: a sign flipped anywhere in the pooling
+    (a seed's delta, the mean, the interval, the problem-level sum) moves a number below."""
+    results = {
+        "a": replicate(1, 0, 10, 4), "b": replicate(1, 1, 6, 6),  # +6 and 0 points: data seed 1 is +3
+        "c": replicate(2, 0, 3, 8),  # -5 points
+        "d": replicate(3, 0, 9, 5),  # +4 points
+    }  # fmt: skip
+    summary = pooled(results, [])
+    # mean of (+3, -5, +4) = +2/3 points; sample sd = sqrt(((7/3)^2 + (17/3)^2 + (10/3)^2) / 2)
+    # = 4.933 points; half-width = t(0.975, 2 df) 4.3027 x 4.933 / sqrt(3) = 12.254 points
+    over = summary["over_data_seeds"]
+    assert over["delta"] == pytest.approx(2 / 300)
+    assert (over["ci_low"], over["ci_high"]) == (
+        pytest.approx(-0.11587, abs=1e-5),
+        pytest.approx(0.12921, abs=1e-5),
+    )
+    assert over["p_value"] == pytest.approx(0.8367, abs=1e-4) and over["n"] == 3
+    # every problem pooled: (10 + 6 + 3 + 9) fixed, (4 + 6 + 8 + 5) broken of 400: +5/400
+    problems = summary["problem_level"]
+    assert (problems["fixed"], problems["broken"], problems["n"]) == (28, 23, 400)
+    assert problems["delta"] == pytest.approx(5 / 400)
+    assert (over["from"], over["to"]) == ("sft", "grpo")
+
+
 def test_each_replicate_is_an_experiment_of_the_pipeline_that_registers_nothing():
     assert experiment_name("dev", 11, 0) == "dev-d11-g0"
     assert overrides("data.builtin.seed", 11, 2, ["select.enabled=true"]) == [

@@ -266,3 +266,121 @@ def test_fetch_stage_reads_local_files_with_their_own_column_names(tmp_path):
         {"problem": "What is 6 * 7?", "answer": 42},
         {"problem": "What is 2 + 2?", "answer": 4},
     ]
+
+
+def test_load_local_reads_a_linked_file_and_refuses_a_linked_folder(tmp_path):
+    """DVC hashes a linked file's content but not what a linked folder holds: rlvr reads the one and refuses
+    the other in one line, rather than skip its rows silently or read rows whose edits rerun nothing."""
+    elsewhere = tmp_path / "elsewhere"
+    write_jsonl([{"problem": "linked", "answer": "1"}], elsewhere / "more" / "rows.jsonl")
+    write_jsonl([{"problem": "own", "answer": "2"}], tmp_path / "data" / "a.jsonl")
+    (tmp_path / "data" / "b.jsonl").symlink_to(elsewhere / "more" / "rows.jsonl")
+    assert [row["problem"] for row in load_local(str(tmp_path / "data"), OWN_NAMES)] == ["own", "linked"]
+    (tmp_path / "data" / "more").symlink_to(elsewhere / "more", target_is_directory=True)
+    with pytest.raises(DataError, match=r"data/more is a link to a folder, which rlvr does not follow") as e:
+        load_local(str(tmp_path / "data"), OWN_NAMES)
+    assert "\n" not in str(e.value)
+
+
+def cached_hub_dataset(hf_home: Path, repo_id: str, commit: str, rows: list[dict]) -> None:
+    """`repo_id` at `commit` in the `datasets` cache under `hf_home`, as a download of it leaves it: what an
+    offline load of the hub id reads (built by `datasets` itself from a local folder, then filed under the
+    hub id and the commit)."""
+    source = hf_home.parent / "hub-source"
+    (source / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), source / "data" / "train.parquet")
+    builder = datasets.load_dataset_builder(str(source), cache_dir=str(hf_home.parent / "build"))
+    builder.download_and_prepare()
+    namespace, name = repo_id.split("/")
+    cached = hf_home / "datasets" / f"{namespace}___{name}" / "default" / "0.0.0" / commit
+    cached.parent.mkdir(parents=True)
+    Path(builder.cache_dir).rename(cached)
+    (cached / "hub-source-train.arrow").rename(cached / f"{name}-train.arrow")
+
+
+def test_fetch_warns_of_an_unpinned_hub_revision_and_records_the_commit_it_read(tmp_path):
+    """`data.hub.revision: null` on a hub id: the stage says, in one warning line, which commit it fetched
+    and that `dvc repro` will not notice the dataset change; the report records that commit. Pinned, no
+    warning."""
+    import json
+    import os
+    import subprocess
+
+    import yaml
+
+    from tests.stages import ROOT, stage_command
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    cached_hub_dataset(tmp_path / "hf", "someone/math", commit, [{"problem": "1 + 1?", "answer": "2"}])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_DATASETS_CACHE", None)
+
+    def fetch(revision: str | None) -> subprocess.CompletedProcess:
+        params = {"data": {"source": "hub", "hub": {"path": "someone/math", "revision": revision}}}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        command = stage_command(tmp_path, "fetch", out=tmp_path / "raw.jsonl", report=tmp_path / "fetch.json")
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+
+    unpinned = fetch(None)
+    assert unpinned.returncode == 0, unpinned.stderr
+    warnings = [line for line in unpinned.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: data.hub.revision is not pinned: someone/math was fetched at commit {commit} (the fetch "
+        f"report records it), and `dvc repro` will not fetch again when the dataset changes; set "
+        f"data.hub.revision: {commit} to keep this snapshot"
+    ]
+    assert json.loads((tmp_path / "fetch.json").read_text()) == {
+        "data": {
+            "source": "hub", "rows": 1, "path": "someone/math", "requested_revision": None, "revision": commit
+        }
+    }  # fmt: skip
+    assert read_jsonl(tmp_path / "raw.jsonl") == [{"problem": "1 + 1?", "answer": "2"}]
+    pinned = fetch(commit)
+    assert pinned.returncode == 0, pinned.stderr
+    assert "warning: " not in pinned.stderr
+    assert json.loads((tmp_path / "fetch.json").read_text())["data"]["requested_revision"] == commit
+
+
+def test_editing_a_local_sources_file_outside_the_project_makes_fetch_out_of_date(tiny_model, tmp_path):
+    """A real DVC project with `data.source: local` on a file outside it: after `dvc repro fetch`, editing
+    every gold answer in that file makes `dvc status` report fetch's dependency changed, and the next
+    repro fetches the new answers."""
+    import yaml
+
+    from tests.conftest import dvc, make_project
+
+    project = make_project(tmp_path / "project", tiny_model)
+    outside = tmp_path / "elsewhere" / "problems.jsonl"
+    write_jsonl([{"problem": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(6)], outside)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"] |= {"source": "local", "local": {"path": str(outside)}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    dvc(project, "repro", "fetch")
+    assert "up to date" in dvc(project, "status", "fetch").stdout
+    write_jsonl([{"problem": f"What is {i} + 1?", "answer": str(i + 7)} for i in range(6)], outside)
+    status = dvc(project, "status", "fetch").stdout
+    assert "changed deps" in status and f"modified:           {outside}" in status
+    dvc(project, "repro", "fetch")
+    assert [row["answer"] for row in read_jsonl(project / "data" / "raw" / "problems.jsonl")] == [
+        str(i + 7) for i in range(6)
+    ]
+
+
+def test_check_params_names_each_source_that_will_be_fetched_in_words(tmp_path):
+    """The words come from the source's entry in `rlvr.data.catalog.SOURCES`, as the registered version's
+    description does; a hub source without a pinned revision says so before anything is fetched."""
+    from typer.testing import CliRunner
+
+    from rlvr.cli import app
+
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "data: {source: hub, hub: {path: org/math, max_rows: 9}}\n"
+        "sft: {max_steps: 5, data: {source: local, local: {path: data/local}}}\n"
+    )
+    result = CliRunner().invoke(app, ["check-params", str(params)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-2:] == [
+        "data: hub: org/math (train, at most 9 rows; revision unpinned)",
+        "sft.data: local: the local file data/local",
+    ]

@@ -72,15 +72,17 @@ def sft(tmp_path: Path, tiny_model: Path, rows: list[dict], max_length: int) -> 
     """The sft stage on `rows` as the prepared train set, on a copy of the tiny model as the base."""
     base = tmp_path / "base"
     shutil.copytree(tiny_model, base)
-    (base / "rlvr_base.json").write_text(json.dumps({"name": "tiny-model"}))
+    (base / "rlvr_base.json").write_text(json.dumps({"name": "tiny-model", "dtype": "float32"}))
     write_jsonl(rows, tmp_path / "prepared" / "train.jsonl")
+    write_jsonl(rows[:2], tmp_path / "prepared" / "heldout.jsonl")  # the learning curve's problems
     params = {
         "model": {"dtype": "float32"},
         "lora": {"r": 4, "alpha": 8},
-        "sft": {"max_steps": 1, "batch_size": 2, "max_length": max_length},
+        "sft": {"max_steps": 1, "batch_size": 2, "max_length": max_length, "eval_problems": 2},
     }
     paths = ["--data", tmp_path / "prepared", "--base", base, "--out", tmp_path / "sft"]
-    paths += ["--log", tmp_path / "sft.jsonl", "--checkpoints", tmp_path / "checkpoints"]
+    paths += ["--log", tmp_path / "sft.jsonl", "--curve", tmp_path / "curve_sft.json"]
+    paths += ["--checkpoints", tmp_path / "checkpoints"]
     return run_stage("sft", tmp_path, params, *map(str, paths))
 
 
@@ -172,3 +174,30 @@ def test_the_train_stage_samples_more_rounds_when_every_group_ties_and_evaluate_
     assert sampled["base"]["samples"] == 2 and sampled["base"]["problems"] == 6
     assert 0.0 <= sampled["grpo"]["pass@1"] <= sampled["grpo"]["pass@2"] <= 1.0
     assert {c["metric"] for c in sampled["comparisons"]} == {"pass@1", "pass@2"}
+
+
+def test_evaluate_and_report_refuse_an_arm_that_is_a_path(tmp_path):
+    """`--model ../../../etc` would read <models-dir>/../../../etc, as would the report's `--arm`: one line,
+    before anything is read."""
+    from tests.stages import STAGE_ENV, stage_command
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"evaluate": {"max_problems": 8}}))
+    paths = {name: tmp_path / name for name in ("data", "base")}
+    evaluate = stage_command(
+        tmp_path, "evaluate", **paths, model="../../../etc", models_dir=tmp_path / "models",
+        out=tmp_path / "evaluations" / "x",
+    )  # fmt: skip
+    report = stage_command(
+        tmp_path, "report", evaluations=tmp_path / "evaluations", sft=tmp_path / "sft",
+        sft_log=tmp_path / "sft.json", arm="../../../etc", models_dir=tmp_path / "models",
+        logs_dir=tmp_path / "logs", metrics=tmp_path / "eval.json", arms_report=tmp_path / "arms.json",
+        predictions=tmp_path / "p.jsonl", plots=tmp_path / "plots", sampled_metrics=tmp_path / "s.json",
+    )  # fmt: skip
+    for command in (evaluate, report):
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=STAGE_ENV)
+        assert result.returncode == 1
+        assert result.stderr == (
+            "error: --arm '../../../etc' is not an arm's name: name one of dvc.yaml's vars.arms (such as "
+            "grpo), not a path\n"
+        )
+    assert not (tmp_path / "evaluations").exists() and not (tmp_path / "eval.json").exists()

@@ -120,3 +120,22 @@ def test_a_store_mlflow_cannot_use_is_one_line_in_the_cli_and_the_stages(
     result = CliRunner().invoke(app, ["promote", "--name", "m"])
     assert result.exit_code == 1 and says in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_a_damaged_store_file_is_one_line_naming_it(tmp_path, monkeypatch):
+    """A store cut short (a full disk, a copy interrupted) or overwritten: `promote` and `ask` say which
+    file and what to do, not a database traceback."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("{}\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    store.client().create_registered_model("m")
+    whole = (tmp_path / "mlflow.db").read_bytes()
+    for damaged in (whole[: len(whole) // 2], b"not a database at all " * 200):
+        (tmp_path / "mlflow.db").write_bytes(damaged)
+        for args in (["promote", "--name", "m"], ["ask", "1+1?", "--model", "models:/m@champion"]):
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+            said = " ".join(result.output.split())
+            assert f"{tmp_path / 'mlflow.db'} is not a whole SQLite database" in said
+            assert "restore it from a backup" in said and "Traceback" not in said
+        assert (tmp_path / "mlflow.db").read_bytes() == damaged  # left as it was, for whoever repairs it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,11 @@ import yaml
 
 from rlvr.config.schema import load_params
 from rlvr.files import read_jsonl, read_log
+from rlvr.hashing import short_hash
 from rlvr.mlops.dvcfile import paths
 from rlvr.mlops.runs import INPUTS, ROLE
 from tests.conftest import greedy_answers, project_env, registry_client
+from tests.test_pipeline import MODELS
 
 
 def pipeline_runs(client) -> list:
@@ -57,7 +60,43 @@ def test_one_parent_run_with_a_child_per_stage_tracked_live(reproduced):
     grpo, evaluate = stages["grpo"].info, stages["evaluate"].info
     assert grpo.end_time - grpo.start_time > 1000 and grpo.end_time <= evaluate.start_time
     metrics = json.loads(paths(project)["metrics"].read_text())
-    assert stages["evaluate"].data.metrics["grpo/accuracy"] == metrics["grpo"]["accuracy"]
+    # the evaluate run and the parent name each number alike
+    assert stages["evaluate"].data.metrics["heldout/grpo/accuracy"] == metrics["grpo"]["accuracy"]
+    assert not [key for key in stages["evaluate"].data.metrics if key.startswith("grpo/")]
+    # each model's accuracy side by side in one chart: one metric, a step per model
+    by_model = client.get_metric_history(stages["evaluate"].info.run_id, "accuracy_by_model")
+    assert [(m.step, m.value) for m in by_model] == [
+        (i, metrics[name]["accuracy"]) for i, name in enumerate(MODELS)
+    ]
+    assert stages["evaluate"].data.tags["accuracy_by_model"] == "step 0: base, step 1: sft, step 2: grpo"
+    # each stage run holds the params its stage reads (dvc.yaml's), to compare in MLflow
+    assert (
+        stages["grpo"].data.params["train.max_steps"] == "2"
+        and "evaluate.max_problems" not in stages["grpo"].data.params
+    )
+    assert (
+        stages["evaluate"].data.params["evaluate.max_problems"] == "4"
+        and "lora.r" not in stages["evaluate"].data.params
+    )
+    assert stages["sft"].data.params["sft.max_steps"] == "2"
+
+    # and the problems it learns from or is scored on, as it read them, their content hash as digest
+    def digest(rows: list[dict]) -> str:
+        pairs = [{"problem": row["problem"], "answer": row["answer"]} for row in rows]
+        return short_hash(json.dumps(pairs, sort_keys=True))[:16]
+
+    files = paths(project)
+    for stage, name, rows, context in (
+        ("sft", "sft/source", read_jsonl(files["prepared"] / "train.jsonl"), "training"),
+        ("grpo", "selected/train", read_jsonl(files["selected"] / "train.jsonl"), "training"),
+        ("evaluate", "prepared/heldout", read_jsonl(files["prepared"] / "heldout.jsonl")[:4], "evaluation"),
+    ):
+        [logged] = stages[stage].inputs.dataset_inputs
+        assert (logged.dataset.name, logged.dataset.digest) == (name, digest(rows))
+        assert [t.value for t in logged.tags if t.key == "mlflow.data.context"] == [context]
+    # TRL's clip ratios, zero at every step here (one optimizer step per generation), are not charted
+    assert all(row["clip_ratio/low_mean"] == 0 for row in train_log)
+    assert not [key for key in stages["grpo"].data.metrics if key.startswith("clip_ratio/")]
 
 
 def test_sample_completions_are_logged_as_a_table_every_n_steps(reproduced):
@@ -92,7 +131,11 @@ def test_register_logs_from_the_parent_run_and_links_the_training_run(reproduced
     )
     assert len(side["data"]) == len(read_jsonl(paths(project)["prepared"] / "heldout.jsonl")[:4])
     # descriptions say what the version is
-    assert "GRPO LoRA adapter (r=4) on tiny-model: 2 GRPO steps after an SFT warm-up" in version.description
+    assert re.match(
+        r"GRPO LoRA adapter \(r=4\) on tiny-model: 2 GRPO steps on \d+ training problems of 60 generated "
+        r"problems .*, after an SFT warm-up of 2 steps on \d+ examples \(data md5 ",
+        version.description,
+    ), version.description
     trained = len(read_jsonl(paths(project)["selected"] / "train.jsonl"))
     assert f"on {trained} training problems of 60 generated problems" in version.description
     assert "Held-out accuracy" in version.description
@@ -155,8 +198,9 @@ def test_the_registered_model_carries_installable_requirements_and_no_pickle(rep
 
 
 def test_a_stage_rerun_alone_logs_into_its_pipeline_run_and_leaves_none_open(project_copy):
-    """`dvc repro -s -f evaluate` after a full run: its child run joins the pipeline run whose outputs it
-    rereads (same inputs), and no parent run is left RUNNING."""
+    """`dvc repro -s -f report` after a full run: its child run (named `evaluate`, the evaluation of every
+    model) joins the pipeline run whose outputs it rereads (same inputs), and no parent run is left
+    RUNNING."""
     import socket
 
     from rlvr.hashing import short_hash
@@ -168,7 +212,7 @@ def test_a_stage_rerun_alone_logs_into_its_pipeline_run_and_leaves_none_open(pro
     client.set_tag(
         parent.info.run_id, CHECKOUT, short_hash(f"{socket.gethostname()}:{project_copy.resolve()}")
     )
-    dvc(project_copy, "repro", "-s", "-f", "evaluate")
+    dvc(project_copy, "repro", "-s", "-f", "report")
     [parent] = pipeline_runs(client)
     assert parent.info.status == "FINISHED"
     evaluations = [

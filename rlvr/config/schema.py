@@ -4,15 +4,16 @@ Every knob of the pipeline lives in `params.yaml`; each DVC stage reads only its
 unknown or mistyped fails here, with the key's path and the allowed values, before any work starts.
 
 This module imports no domain code (no problem generator, reward, benchmark layout or reasoning-gym): the
-names params may use (problem kinds, rewards, benchmark layouts, reasoning-gym tasks) are listed here, and
-the modules that implement them are tested to hold exactly these names. So editing a reward or the
-problem generator changes nothing that a stage which only reads params depends on. What only a domain
-module can check (a reasoning-gym task's own knobs) is checked where that module runs: `rlvr check-params`
-and the fetch stage.
+names params may use (data sources, problem kinds, rewards, benchmark layouts, reasoning-gym tasks) are
+listed here, and the modules that implement them are tested to hold exactly these names. So editing a
+reward or the problem generator changes nothing that a stage which only reads params depends on. What
+only a domain module can check (a reasoning-gym task's own knobs) is checked where that module runs:
+`rlvr check-params` and the fetch stage.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -28,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from rlvr.config.upstream import is_prefect_cron, transformers_names
+from rlvr.config.upstream import cron_fires, is_prefect_cron, optimizer_names, scheduler_names
 from rlvr.config.yamlfile import read_yaml
 from rlvr.errors import RlvrError
 
@@ -43,7 +44,10 @@ REWARD_NAMES = (  # rlvr.verify.rewards.REWARDS
     "accuracy",
     "task_score",
 )
+# rlvr's hardened scores, or Unsloth's Qwen3 GRPO notebook's exact ones (rlvr.verify.rewards.SCORES)
+REWARD_SCORES = ("rlvr", "notebook")
 SUITE_LAYOUTS = ("math500", "gsm8k")  # rlvr.data.suites.LAYOUTS
+DATA_SOURCES = ("builtin", "hub", "local", "reasoning_gym")  # rlvr.data.catalog.SOURCES
 # reasoning-gym tasks whose verifier rlvr has read and found to treat the answer as data
 # (rlvr.data.gym.SAFE_TASKS says what each verifier does); and those refused, with the reason.
 GYM_TASKS = (
@@ -77,6 +81,50 @@ PINNED_SUITES: dict[str, dict[str, object]] = {
 }
 
 
+# The GRPOConfig settings rlvr sets itself (rlvr.training.trainers.grpo_config), each with what sets it: a
+# `train.trl` key among them is refused, naming it.
+RLVR_GRPO_SETTINGS = {
+    "output_dir": "the train stage's checkpoint folder (not a param)",
+    "max_steps": "train.max_steps",
+    "learning_rate": "train.learning_rate",
+    "per_device_train_batch_size": "train.batch_size",
+    "gradient_accumulation_steps": "train.gradient_accumulation_steps",
+    "gradient_checkpointing": "train.gradient_checkpointing",
+    "seed": "train.seed",
+    "logging_steps": "nothing (every step is logged)",
+    "save_strategy": "train.save_steps",
+    "save_steps": "train.save_steps",
+    "report_to": "nothing (rlvr logs into its own MLflow runs)",
+    "use_cpu": "nothing (rlvr trains on the GPU where there is one)",
+    "bf16": "model.dtype",
+    "fp16": "model.dtype",
+    "disable_tqdm": "nothing (the progress bar stays)",
+    "num_generations": "train.num_generations",
+    "steps_per_generation": "train.steps_per_generation",
+    "generation_batch_size": "train.steps_per_generation",
+    "max_completion_length": "train.max_completion_length",
+    "temperature": "train.temperature",
+    "top_p": "train.top_p",
+    "min_p": "train.min_p",
+    "beta": "train.beta",
+    "loss_type": "train.loss_type",
+    "scale_rewards": "train.scale_rewards",
+    "mask_truncated_completions": "train.mask_truncated_completions",
+    "weight_decay": "train.weight_decay",
+    "warmup_steps": "train.warmup_steps",
+    "lr_scheduler_type": "train.lr_scheduler_type",
+    "optim": "train.optim",
+    "reward_weights": "train.rewards",
+    "use_vllm": "train.generation",
+    "vllm_mode": "train.generation",
+    "vllm_gpu_memory_utilization": "train.vllm_gpu_memory_utilization",
+    "vllm_enable_sleep_mode": "train.vllm_standby",
+    "use_transformers_continuous_batching": "train.generation",
+    "transformers_continuous_batching_config": "train.generation",
+    "model_init_kwargs": "model.dtype or train.attn_implementation (rlvr loads the model itself)",
+}
+
+
 class Section(BaseModel):
     """A params section: unknown keys, infinities and NaN refused, and booleans never read as numbers
     (pydantic would read `max_steps: true` as 1)."""
@@ -91,35 +139,40 @@ class Section(BaseModel):
         return value
 
 
-class HubSource(Section):
-    """A Hugging Face dataset in Open R1 Math's columns (`problem`, `answer`, optional `solution`)."""
-
-    path: str = "open-r1/OpenR1-Math-220k"
-    config: str | None = "default"
-    revision: str | None = None
-    split: str = "train"
-    max_rows: int | None = Field(default=None, gt=0)
-
-
 class LocalColumns(Section):
-    """The files' column for each field; `solution: null` when they have none."""
+    """The files' (or the hub dataset's) column for each field; `solution: null` when they have none."""
 
     problem: str = "problem"
     answer: str = "answer"
     solution: str | None = "solution"
 
 
-class LocalSource(Section):
-    """JSONL or Parquet files: a problem, its gold answer and optionally a worked solution per row."""
+class HubSource(Section):
+    """A Hugging Face dataset; `columns` names its column for each field (Open R1 Math's by default;
+    DAPO-Math-17k-Processed's problem is its `prompt`, its answer its `solution`)."""
 
-    path: str = "problems.jsonl"
+    path: str = "open-r1/OpenR1-Math-220k"
+    config: str | None = "default"
+    revision: str | None = None
+    split: str = "train"
+    max_rows: int | None = Field(default=None, gt=0)
+    columns: LocalColumns = LocalColumns()
+
+
+class LocalSource(Section):
+    """JSONL or Parquet files: a problem, its gold answer and optionally a worked solution per row.
+
+    `path` (a file or folder, in the project or outside it) is a dependency of the fetch stage in
+    dvc.yaml, whatever the source, so it must exist: the default is the project's `data/local` folder."""
+
+    path: str = "data/local"
     columns: LocalColumns = LocalColumns()
 
 
 class BuiltinSource(Section):
     """The built-in, seeded problem generator."""
 
-    count: int = Field(default=600, gt=0)
+    count: int = Field(default=1000, gt=0)
     seed: int = 0
     levels: list[Literal[PROBLEM_LEVELS]] = Field(default=[1], min_length=1)  # 1 (easiest) .. 3
     kinds: list[Literal[PROBLEM_KINDS]] = Field(default=["arithmetic"], min_length=1)
@@ -173,7 +226,7 @@ class ReasoningGymSource(Section):
 
 
 class DataParams(Section):
-    source: Literal["builtin", "hub", "local", "reasoning_gym"] = "builtin"
+    source: Literal[DATA_SOURCES] = "builtin"  # each has the section of its name below
     builtin: BuiltinSource = BuiltinSource()
     hub: HubSource = HubSource()
     local: LocalSource = LocalSource()
@@ -181,7 +234,7 @@ class DataParams(Section):
 
 
 class PrepareParams(Section):
-    heldout_fraction: float = Field(default=0.25, gt=0, lt=1)
+    heldout_fraction: float = Field(default=0.5, gt=0, lt=1)
     salt: str = "rlvr-heldout-v1"
     max_prompt_tokens: int = Field(default=256, gt=0)
     # also drop prompts longer than this quantile of the prompts' lengths (Unsloth's notebook keeps the
@@ -209,21 +262,36 @@ class LoraParams(Section):
 
 class TrainerSection(Section):
     """A section handed to a transformers Trainer: its scheduler and optimizer are names transformers
-    knows, checked here rather than when training starts."""
+    knows, checked here rather than when training starts. Asking transformers imports torch (seconds), so
+    a section's own default, which tests/test_config.py checks against transformers, is not asked again."""
 
     @field_validator("lr_scheduler_type", check_fields=False)
     @classmethod
-    def _a_transformers_scheduler(cls, name: str) -> str:
-        return _one_of(name, transformers_names("trainer_utils", "SchedulerType"))
+    def _a_transformers_scheduler(cls, name: str, info: ValidationInfo) -> str:
+        return name if _is_default(cls, info, name) else _one_of(name, scheduler_names())
 
     @field_validator("optim", check_fields=False)
     @classmethod
-    def _a_transformers_optimizer(cls, name: str) -> str:
-        return _one_of(name, transformers_names("training_args", "OptimizerNames"))
+    def _a_transformers_optimizer(cls, name: str, info: ValidationInfo) -> str:
+        return name if _is_default(cls, info, name) else _one_of(name, optimizer_names())
+
+
+class SftData(Section):
+    """Where the warm-up's worked solutions come from: `train`, those of GRPO's own training rows (the
+    `data` source, after prepare), or a dataset of their own (`hub`, `local`), fetched by the fetch stage,
+    as Unsloth's notebook warms up on OpenMathReasoning-mini before GRPO on DAPO-Math-17k."""
+
+    source: Literal["train", "hub", "local"] = "train"
+    # keep only rows whose answer is one plain number (the notebook's SFT filter: pandas' to_numeric)
+    numeric_answers: bool = False
+    hub: HubSource = HubSource()
+    local: LocalSource = LocalSource()
 
 
 class SftParams(TrainerSection):
     """The format warm-up on worked solutions; `max_steps: 0` skips it."""
+
+    data: SftData = SftData()
 
     max_steps: int = Field(default=30, ge=0)
     learning_rate: float = Field(default=2e-4, gt=0)
@@ -240,6 +308,10 @@ class SftParams(TrainerSection):
     lr_scheduler_type: str = "constant"  # one of transformers' SchedulerType values
     optim: str = "adamw_torch_fused"  # one of transformers' OptimizerNames values
     seed: int = 0
+    # the learning curve (rlvr.evaluation.curves): greedy accuracy on the first eval_problems held-out
+    # problems every eval_every optimizer steps, decoded as evaluate decodes; 0: off
+    eval_every: int = Field(default=10, ge=0)
+    eval_problems: int = Field(default=64, gt=0)
 
 
 class SelectParams(Section):
@@ -271,7 +343,9 @@ class TrainParams(TrainerSection):
     # auto: vLLM where installed on a GPU, else (TRL+PEFT on a GPU) the compiled merged copy (docs/benchmarks)
     generation: Literal["auto", "generate", "merged", "compiled", "continuous_batching", "vllm"] = "auto"
     base_arm: bool = False  # also train GRPO from the base model (RFT without SFT), to compare
-    steps_per_generation: int = Field(default=1, gt=0)  # optimizer steps sharing one generation round
+    # TRL's: micro-batches (of batch_size) one generation round serves; null: gradient_accumulation_steps
+    # (one optimizer step per round)
+    steps_per_generation: int | None = Field(default=None, gt=0)
     gradient_checkpointing: bool = False
     max_steps: int = Field(default=12, gt=0)
     learning_rate: float = Field(default=5e-5, gt=0)
@@ -292,12 +366,28 @@ class TrainParams(TrainerSection):
     optim: str = "adamw_torch"  # one of transformers' OptimizerNames values
     save_steps: int = Field(default=5, gt=0)
     seed: int = 0
+    # the learning curve, as sft's: every eval_every optimizer steps; 0: off
+    eval_every: int = Field(default=4, ge=0)
+    eval_problems: int = Field(default=64, gt=0)
     # DAPO's dynamic sampling: sample up to max_sampling_rounds batches of prompts per generation round and
-    # train on the groups whose rewards differ (rlvr.training.groups); one process only
+    # train on the groups whose rewards differ (rlvr.training.dynamic_sampling); one process only
     dynamic_sampling: bool = False
     max_sampling_rounds: int = Field(default=4, ge=1)
-    # compute each group's prompt once in the passes that score completions (rlvr.training.groups)
-    shared_prefix: bool = True
+    # compute each group's prompt once in the passes that score completions (rlvr.training.shared_prefix);
+    # auto: on for CPU training, off on a GPU (rlvr.training.hardware.resolve_shared_prefix)
+    shared_prefix: Literal["auto"] | bool = "auto"
+    # the policy's attention (transformers' attn_implementation: eager, sdpa, flash_attention_2...);
+    # null: transformers' default. rlvr loads the model, so TRL's model_init_kwargs do not reach it
+    attn_implementation: str | None = None
+    # the rewards' scores: rlvr's hardened ones, or the notebook's exact ones (docs/rewards.md)
+    reward_scores: Literal[REWARD_SCORES] = "rlvr"
+    # colocated vLLM (train.generation: vllm): its share of GPU memory (null: Unsloth's and TRL's own
+    # defaults) and standby (its weights and KV cache freed while the policy trains)
+    vllm_gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    vllm_standby: bool = False
+    # GRPOConfig's own settings under TRL's names, passed as they are (e.g. {epsilon_high: 0.28,
+    # num_iterations: 2}); the names rlvr sets itself are refused here (RLVR_GRPO_SETTINGS)
+    trl: dict[str, Any] = {}
     # name: weight (REWARD_NAMES); 0 keeps a reward in the logs only
     rewards: dict[str, float] = Field(
         default={
@@ -325,11 +415,39 @@ class TrainParams(TrainerSection):
             )
         return rewards
 
+    @field_validator("trl")
+    @classmethod
+    def _grpo_config_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """Each name one of GRPOConfig's fields that rlvr does not set itself. GRPOConfig is imported only
+        when there is a name to check: it imports torch and transformers' trainer, seconds that every
+        stage reading params would pay."""
+        if owned := [name for name in settings if name in RLVR_GRPO_SETTINGS]:
+            raise ValueError(
+                "; ".join(f"{name} is rlvr's own: set {RLVR_GRPO_SETTINGS[name]} instead" for name in owned)
+            )
+        if not settings:
+            return settings
+        import dataclasses
+        import difflib
+
+        from trl.trainer.grpo_config import GRPOConfig
+
+        fields = [field.name for field in dataclasses.fields(GRPOConfig)]
+        if unknown := [name for name in settings if name not in fields]:
+            raise ValueError(
+                "; ".join(
+                    f"GRPOConfig has no setting {name!r} (closest: "
+                    f"{', '.join(difflib.get_close_matches(name, fields, n=3, cutoff=0.5)) or 'none'})"
+                    for name in unknown
+                )
+            )
+        return settings
+
     @property
     def completions_per_round(self) -> int:
-        """Completions one generation round samples: `batch_size` per optimizer step, for every step of
-        gradient accumulation and every step that reuses the round (`steps_per_generation`)."""
-        return self.batch_size * self.gradient_accumulation_steps * self.steps_per_generation
+        """Completions one generation round samples: `batch_size` per micro-batch, for each micro-batch
+        the round serves (`steps_per_generation`, by default one optimizer step's accumulation)."""
+        return self.batch_size * (self.steps_per_generation or self.gradient_accumulation_steps)
 
     @model_validator(mode="after")
     def _whole_groups(self) -> TrainParams:
@@ -339,8 +457,8 @@ class TrainParams(TrainerSection):
         if completions % self.num_generations:
             raise ValueError(
                 f"train.num_generations ({self.num_generations}) must divide the completions per "
-                "generation round, train.batch_size x gradient_accumulation_steps x steps_per_generation "
-                f"({completions})"
+                "generation round, train.batch_size x steps_per_generation (by default "
+                f"gradient_accumulation_steps): {completions}"
             )
         return self
 
@@ -361,7 +479,7 @@ HELDOUT = "heldout"
 
 
 class EvaluateParams(Section):
-    max_problems: int = Field(default=200, gt=0)
+    max_problems: int = Field(default=600, gt=0)
     seed: int = 0  # of the paired bootstrap's resampling
     max_new_tokens: int = Field(default=48, gt=0)
     batch_size: int = Field(default=32, gt=0)
@@ -400,6 +518,30 @@ class RegistryParams(Section):
     # (replicates and studies: `make showcase` runs them so)
     register_versions: bool = True
 
+    @field_validator("model_name")
+    @classmethod
+    def _mlflow_name(cls, name: str) -> str:
+        return check_model_name(name)
+
+
+SIMPLE_NAME = re.compile(r"[\w-]+")  # a registered model name MLflow's rules accept whatever it holds
+
+
+def check_model_name(name: str) -> str:
+    """A registered model name MLflow accepts, checked by MLflow's own rule here rather than at the
+    register stage, after all the training. Letters, digits, `_` and `-` alone always pass it; only other
+    names import MLflow (seconds, which every stage would pay)."""
+    if SIMPLE_NAME.fullmatch(name):
+        return name
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_name
+
+    try:
+        _validate_model_name(name)
+    except MlflowException as exc:
+        raise ValueError(f"not a registered model name MLflow accepts: {exc.message}") from None
+    return name
+
 
 class DistributedParams(Section):
     """Training on several processes (the sft and train stages re-run themselves under `accelerate
@@ -408,6 +550,11 @@ class DistributedParams(Section):
 
     num_processes: int = Field(default=1, gt=0)
     config_file: str | None = None  # an `accelerate config` file, e.g. for DeepSpeed ZeRO-2/3
+
+    @property
+    def sharding(self) -> str | None:
+        """What the training's processes shard the weights with (`sharding`); None on one process."""
+        return sharding(self.config_file) if self.num_processes > 1 else None
 
 
 class TrackingParams(Section):
@@ -427,8 +574,20 @@ class ScheduleParams(Section):
     @field_validator("cron")
     @classmethod
     def _a_cron_prefect_reads(cls, cron: str) -> str:
+        """Five fields that fire: Prefect also reads a sixth field (seconds: `0 3 * * * *` fires every
+        second from 03:00) and dates that never come (`0 0 31 2 *`), which would schedule nothing. Asking
+        Prefect imports it (seconds), so the default, which tests/test_config.py checks, is not asked."""
+        if cron == cls.model_fields["cron"].default:
+            return cron
         if not is_prefect_cron(cron):
             raise ValueError("Prefect cannot read this cron expression; e.g. '0 3 * * *' is 03:00 every day")
+        if len(cron.split()) != 5:
+            raise ValueError(
+                f"has {len(cron.split())} field(s); write five: minute hour day-of-month month day-of-week, "
+                "e.g. '0 3 * * *' is 03:00 every day"
+            )
+        if not cron_fires(cron):
+            raise ValueError("never fires (no such date within 8 years); '0 3 1 * *' is 03:00 on the 1st")
         return cron
 
     @field_validator("timezone")
@@ -475,16 +634,32 @@ class Markers(Section):
     @field_validator("system_prompt")
     @classmethod
     def _a_template_of_the_markers(cls, template: str | None) -> str | None:
-        """Only the four marker names may be placeholders: a placeholder is filled by `str.format`, whose
-        attribute and index syntax (`{reasoning_start.__class__}`) must not reach a params file's text."""
+        """Only the four bare marker names may be placeholders: a placeholder is filled by `str.format`,
+        whose attribute and index syntax (`{reasoning_start.__class__}`) must not reach a params file's
+        text, and whose format specs and conversions fail or blow up only when the prompt is built
+        (`{reasoning_start:>{solution_end}}` raises, `{reasoning_start:>20000000}` pads by 20 MB)."""
         if template is None:
             return None
         if not template.strip():
             raise ValueError("is blank: write the instruction, or null for the notebook's")
         try:
-            fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+            placeholders = [
+                (name, spec, conversion)
+                for _, name, spec, conversion in string.Formatter().parse(template)
+                if name is not None
+            ]
         except ValueError as broken:
             raise ValueError(f"is not a template ({broken}): write {{{{ and }}}} for braces") from None
+        fields = [name for name, _, _ in placeholders]
+        if formatted := [
+            f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+            for name, spec, conversion in placeholders
+            if spec or conversion
+        ]:
+            raise ValueError(
+                f"formats a placeholder ({', '.join(formatted)}); write a bare marker name such as "
+                "{solution_start}, no conversion or format spec (write {{ and }} for literal braces)"
+            )
         if unknown := [f"{{{name}}}" for name in fields if name not in MARKER_NAMES]:
             raise ValueError(
                 f"has the placeholder(s) {', '.join(unknown)}; only "
@@ -543,6 +718,62 @@ class Params(Section):
                 "processes); set distributed.num_processes: 1 or train.dynamic_sampling: false"
             )
         return self
+
+    @model_validator(mode="after")
+    def _training_that_can_run(self) -> Params:
+        """The combinations that cannot work, refused before any stage runs: the shared prefix's 4D mask
+        under an attention that takes none (FlashAttention) or with sharded weights (it has never run
+        sharded), and the `merged`/`compiled` engines, which copy the policy each process holds, with
+        weights sharded across processes (ZeRO-3, FSDP: a copy of a shard)."""
+        t = self.train
+        attention = t.attn_implementation or ""
+        if t.shared_prefix is True and "flash" in attention:
+            raise ValueError(
+                f"train.shared_prefix needs an attention that takes a 4D mask, and {attention} takes none: "
+                "set train.shared_prefix: auto or false, or train.attn_implementation: sdpa"
+            )
+        sharded = self.distributed.sharding
+        if sharded and t.shared_prefix is True:
+            raise ValueError(
+                f"train.shared_prefix has never run with sharded weights ({sharded}, distributed.config_file "
+                f"{self.distributed.config_file}): set train.shared_prefix: auto or false"
+            )
+        if sharded and t.generation in ("merged", "compiled"):
+            raise ValueError(
+                f"train.generation {t.generation!r} copies the policy each process holds, a shard under "
+                f"{sharded} (distributed.config_file {self.distributed.config_file}): set train.generation: "
+                "auto, generate or vllm"
+            )
+        return self
+
+
+def sharding(config_file: str | None) -> str | None:
+    """What an `accelerate config` file shards the weights with: `DeepSpeed ZeRO-3`, `FSDP`, or None
+    (none named, DDP, ZeRO-1/2). The file is read as accelerate reads it, its DeepSpeed JSON too when it
+    names one; a file that is missing is accelerate's to refuse."""
+    import json
+
+    path = Path(config_file) if config_file else None
+    if path is None or not path.is_file():
+        return None
+    config = read_yaml(path, ParamsError)
+    kind = str(config.get("distributed_type", "")).upper() if isinstance(config, dict) else ""
+    if kind == "FSDP":
+        return "FSDP"
+    if kind != "DEEPSPEED":
+        return None
+    deepspeed = config.get("deepspeed_config") or {}
+    stage = deepspeed.get("zero_stage")
+    if json_file := deepspeed.get("deepspeed_config_file"):
+        try:
+            stage = json.loads(Path(json_file).read_text()).get("zero_optimization", {}).get("stage")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ParamsError(f"{path}: deepspeed_config_file {json_file} is not JSON ({exc})") from None
+    return "DeepSpeed ZeRO-3" if stage == 3 else None
+
+
+def _is_default(section: type[BaseModel], info: ValidationInfo, value: object) -> bool:
+    return value == section.model_fields[info.field_name].default
 
 
 def _one_of(name: str, names: tuple[str, ...]) -> str:

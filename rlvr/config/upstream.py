@@ -1,53 +1,59 @@
-"""The names other libraries accept in params, read from their installed files without importing them:
-transformers' learning-rate schedulers and optimizers, and the cron grammar of Prefect's schedules.
+"""What other libraries accept in params, asked of the libraries themselves: transformers' learning-rate
+schedulers and optimizers, and the crons Prefect's schedules read (and whether one ever fires).
 
-Importing transformers' trainer modules imports torch, and importing Prefect runs its start-up: seconds
-that every stage and `rlvr check-params` would pay just to validate three strings.
+Each library is imported inside the function that asks it, never when this module is: importing
+transformers' trainer modules imports torch, and importing Prefect runs its start-up, seconds that reading
+params pays only for a value that needs asking (`rlvr.config.schema` does not ask about its own defaults,
+which tests/test_config.py asks about once).
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import importlib.util
-from pathlib import Path
+import datetime
 
 
-@functools.cache
-def transformers_names(module: str, enum: str) -> tuple[str, ...]:
-    """The values of one of transformers' string enums (`SchedulerType`, `OptimizerNames`), read from the
-    class body in its source."""
-    source = _package_folder("transformers") / f"{module}.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    body = next(node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == enum)
-    return tuple(
-        node.value.value
-        for node in body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    )
+def scheduler_names() -> tuple[str, ...]:
+    """transformers' learning-rate schedulers (`SchedulerType`'s values)."""
+    from transformers.trainer_utils import SchedulerType
+
+    return tuple(name.value for name in SchedulerType)
+
+
+def optimizer_names() -> tuple[str, ...]:
+    """transformers' optimizers (`OptimizerNames`' values)."""
+    from transformers.training_args import OptimizerNames
+
+    return tuple(name.value for name in OptimizerNames)
 
 
 def is_prefect_cron(cron: str) -> bool:
-    """Whether Prefect's schedules read this cron expression: the croniter Prefect vendors decides.
+    """Whether Prefect's schedules read this cron expression: Prefect's own `CronSchedule` decides.
 
-    >>> is_prefect_cron("0 3 * * *"), is_prefect_cron("every night")
+    >>> is_prefect_cron("0 3 * * *"), is_prefect_cron("every night"), is_prefect_cron("H 3 * * *")
+    (True, False, False)
+    """
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=cron)
+    except ValidationError:
+        return False
+    return True
+
+
+def cron_fires(cron: str, horizon_years: int = 8) -> bool:
+    """Whether a cron expression Prefect reads fires at least once within `horizon_years` from now, by
+    the croniter Prefect schedules with (8 years: 29 February comes back within that, even across 2100).
+
+    >>> cron_fires("0 0 29 2 *"), cron_fires("0 0 31 2 *")
     (True, False)
     """
-    return _prefect_croniter().is_valid(cron)
+    from prefect._vendor.croniter import CroniterBadDateError, croniter
 
-
-@functools.cache
-def _prefect_croniter():
-    """The croniter module file Prefect ships (an installed package's file, loaded as a module: importing
-    it by name would import `prefect` first)."""
-    path = _package_folder("prefect") / "_vendor" / "croniter" / "croniter.py"
-    spec = importlib.util.spec_from_file_location("rlvr_prefect_croniter", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.croniter
-
-
-def _package_folder(name: str) -> Path:
-    return Path(next(iter(importlib.util.find_spec(name).submodule_search_locations)))
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        croniter(cron, now, max_years_between_matches=horizon_years).get_next()
+    except CroniterBadDateError:
+        return False
+    return True

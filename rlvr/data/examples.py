@@ -4,12 +4,19 @@ prompt-completion pairs. Pure: no I/O."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from rlvr.config.schema import Markers
+from rlvr.data.prepare import clean_rows, problem_id
 from rlvr.data.prompts import chat_prompt, target_completion
 
 SFT_LEFT_OUT_REASONS = ("no_solution", "too_long")
+# One number as pandas' `to_numeric` reads a text, the notebook's SFT filter: ASCII digits, a sign, a
+# decimal point, an exponent; no thousands commas, fractions or LaTeX.
+_PLAIN_NUMBER = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
+# A reasoning trace's own tags (OpenMathReasoning's `<think>`), which the notebook removes from the target.
+THINK_TAGS = ("<think>", "</think>")
 
 
 def to_grpo_example(row: Mapping, markers: Markers) -> dict:
@@ -56,12 +63,53 @@ def sft_examples(
     return examples, left_out
 
 
+def sft_source_rows(
+    rows: Iterable[Mapping], numeric_answers: bool, heldout: Collection[str]
+) -> tuple[list[dict], dict[str, int]]:
+    """The warm-up's own rows (`sft.data`, fetched from a source of their own): cleaned as prepare cleans
+    (`clean_rows`), without any problem of the held-out set (`heldout`: its problem ids), which the
+    evaluation must not have taught, and with `numeric_answers` only those whose answer is one plain
+    number; and the rows left out by reason.
+
+    >>> rows = [{"problem": "1+1?", "answer": "2", "solution": "..."}, {"problem": "?", "answer": "x"},
+    ...         {"problem": "Held out", "answer": "3"}, {"problem": "", "answer": "1"}]
+    >>> kept, left_out = sft_source_rows(rows, True, {problem_id("held out")})
+    >>> [row["problem"] for row in kept], left_out
+    (['1+1?'], {'empty_problem': 1, 'not_numeric': 1, 'heldout_problem': 1})
+    """
+    kept, drops = clean_rows(rows)
+    left_out = dict(drops)
+    out = []
+    for row in kept:
+        reason = (
+            "heldout_problem"
+            if problem_id(row["problem"]) in heldout
+            else "not_numeric"
+            if numeric_answers and not _PLAIN_NUMBER.fullmatch(row["answer"])
+            else None
+        )
+        if reason:
+            left_out[reason] = left_out.get(reason, 0) + 1
+        else:
+            out.append(row)
+    return out, left_out
+
+
 def to_sft_example(row: Mapping, markers: Markers) -> dict | None:
     """A row as a conversational prompt-completion example for the SFT warm-up, whose target is the
-    worked solution and answer in the marker format; None when the row has no solution to teach."""
+    worked solution (without a reasoning trace's own `<think>` tags, as the notebook writes it) and the
+    answer in the marker format; None when the row has no solution to teach.
+
+    >>> to_sft_example({"problem": "?", "answer": "2", "solution": "<think>1+1</think> so 2"},
+    ...                Markers())["completion"][0]["content"]
+    '<start_working_out>1+1 so 2<end_working_out><SOLUTION>2</SOLUTION>'
+    """
     if not row.get("solution"):
         return None
-    completion = target_completion(row["solution"], row["answer"], markers)
+    solution = row["solution"]
+    for tag in THINK_TAGS:
+        solution = solution.replace(tag, "")
+    completion = target_completion(solution, row["answer"], markers)
     return {
         "prompt": chat_prompt(row["problem"], markers),
         "completion": [{"role": "assistant", "content": completion}],

@@ -1,8 +1,8 @@
 """reasoning-gym's procedural tasks as a data source and a verifier: which tasks rlvr lets in, the rows it
 makes of them, the worked targets of the SFT warm-up, and each task's own scoring of an answer.
-reasoning-gym itself is imported on first use (its import takes seconds); a task's knobs are checked
-against reasoning-gym's source files, read without importing it. The task names params may use are
-`rlvr.config.schema.GYM_TASKS`, this module's `SAFE_TASKS` by name.
+reasoning-gym itself is imported on first use (its import takes seconds), also to check a task's knobs
+against its config dataclass; `check_mix` therefore leaves the default mix, which a test checks, alone.
+The task names params may use are `rlvr.config.schema.GYM_TASKS`, this module's `SAFE_TASKS` by name.
 
 A task is let in (`SAFE_TASKS`) only once its verifier, reasoning-gym's `score_answer`, has been read and
 found to treat the model's text as data: string comparisons, regular expressions, `Decimal()`, `int()`
@@ -15,15 +15,14 @@ them until it has been read again (docs/datasets.md).
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 import functools
-import importlib.util
+import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 from rlvr.config.schema import ReasoningGymSource
 from rlvr.errors import RlvrError
@@ -34,12 +33,9 @@ RESERVED_KNOBS = ("seed", "size")
 
 @dataclass(frozen=True)
 class Task:
-    """A reasoning-gym task rlvr lets in: where its config dataclass is defined (read for the names of its
-    knobs without importing reasoning-gym), what its verifier does with the answer text, and what the SFT
+    """A reasoning-gym task rlvr lets in: what its verifier does with the answer text, and what the SFT
     warm-up's worked target reasons before the answer."""
 
-    module: str
-    config: str
     verifier: str
     target: str
 
@@ -54,33 +50,19 @@ _DECIMAL = (
 )
 
 SAFE_TASKS: dict[str, Task] = {
-    "basic_arithmetic": Task(
-        "arithmetic/basic_arithmetic.py", "BasicArithmeticDatasetConfig", _EXACT, "`<expression> = <answer>`"
-    ),
-    "chain_sum": Task("arithmetic/chain_sum.py", "ChainSumConfig", _DECIMAL, "`<expression> = <answer>`"),
-    "products": Task("arithmetic/products.py", "ProductsConfig", _DECIMAL, "`<expression> = <answer>`"),
+    "basic_arithmetic": Task(_EXACT, "`<expression> = <answer>`"),
+    "chain_sum": Task(_DECIMAL, "`<expression> = <answer>`"),
+    "products": Task(_DECIMAL, "`<expression> = <answer>`"),
     "leg_counting": Task(
-        "arithmetic/leg_counting.py",
-        "LegCountingConfig",
-        _EXACT,
-        "each animal's count times its legs, summed: `5 × 6 (grasshopper) + 3 × 4 (tiger) = 42`",
+        _EXACT, "each animal's count times its legs, summed: `5 × 6 (grasshopper) + 3 × 4 (tiger) = 42`"
     ),
-    "simple_equations": Task(
-        "algebra/simple_equations.py",
-        "SimpleEquationsConfig",
-        _EXACT,
-        "the equation and its solution: `3*x + 2 = 11, so x = 3`",
-    ),
+    "simple_equations": Task(_EXACT, "the equation and its solution: `3*x + 2 = 11, so x = 3`"),
     "fraction_simplification": Task(
-        "arithmetic/fraction_simplification.py",
-        "FractionSimplificationConfig",
         "a regular expression for `\\frac{a}{b}` or a split on `/`, then int() of each side; compared "
         "with the metadata's integers",
         "the greatest common divisor and both divisions",
     ),
     "gsm_symbolic": Task(
-        "arithmetic/gsm_symbolic/gsm_symbolic.py",
-        "GSMSymbolicDatasetConfig",
         "the first number found by a regular expression, float() of it against float(gold)",
         "the template's own worked solution (its `answer_cot`, without the `#### answer` line)",
     ),
@@ -93,7 +75,10 @@ class TaskConfigError(RlvrError, ValueError):
 
 def check_mix(mix: ReasoningGymSource) -> None:
     """Refuse a mix whose tasks have knobs their reasoning-gym config lacks, or values of the wrong type,
-    naming the task and the knob (a TaskConfigError)."""
+    naming the task and the knob (a TaskConfigError). The default mix is not checked: reasoning-gym's
+    import takes seconds, which `rlvr check-params` would pay for a mix tests/test_gym_tasks.py checks."""
+    if mix.tasks == type(mix).model_fields["tasks"].default:
+        return
     for number, task in enumerate(mix.tasks):
         try:
             check_knobs(task.name, task.config)
@@ -112,12 +97,12 @@ def check_knobs(name: str, config: Mapping[str, object]) -> None:
     ValueError: config.max_term: chain_sum has no such knob; its knobs: min_terms, max_terms, min_digits, \
 max_digits, allow_negation
     """
-    knobs = config_knobs(name)
     for key, value in config.items():
         if key in RESERVED_KNOBS:
             raise ValueError(
                 f"config.{key}: set by rlvr for the whole mix; use data.reasoning_gym.{key} instead"
             )
+        knobs = config_knobs(name)  # reasoning-gym is imported only for a task with knobs to check
         if key not in knobs:
             raise ValueError(f"config.{key}: {name} has no such knob; its knobs: {', '.join(knobs)}")
         if (problem := _type_problem(value, *knobs[key])) is not None:
@@ -126,42 +111,31 @@ max_digits, allow_negation
 
 @functools.cache
 def config_knobs(name: str) -> dict[str, tuple[object, tuple | None]]:
-    """Each knob of a task's config dataclass (but `seed` and `size`, which rlvr sets): its default, and
-    the values its `Literal` annotation allows (None without one). Read from reasoning-gym's source, not
-    imported: reading params must not cost reasoning-gym's import."""
-    task = SAFE_TASKS[name]
-    source = _package_folder("reasoning_gym") / task.module
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    body = classes[task.config].body
-    knobs = {}
-    for node in body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if node.target.id not in RESERVED_KNOBS:
-                knobs[node.target.id] = (_literal(node.value), _allowed(node.annotation))
-    return knobs
+    """Each knob of a task's config dataclass (but `seed` and `size`, which rlvr sets): its default (None
+    without one: any value goes), and the values its `Literal` annotation allows (None without one)."""
+    config = _reasoning_gym().factory.DATASETS[name][1]
+    hints = typing.get_type_hints(config)
+    return {
+        field.name: (_default(field), _allowed(hints[field.name]))
+        for field in dataclasses.fields(config)
+        if field.name not in RESERVED_KNOBS
+    }
 
 
-_UNKNOWN = object()  # a default that is not a literal (`field(default_factory=...)`): any value goes
+def _default(field: dataclasses.Field) -> object:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return None if field.default_factory is dataclasses.MISSING else field.default_factory()
 
 
-def _literal(node: ast.expr | None) -> object:
-    try:
-        return ast.literal_eval(node) if node is not None else _UNKNOWN
-    except ValueError:
-        return _UNKNOWN
-
-
-def _allowed(annotation: ast.expr) -> tuple | None:
-    if isinstance(annotation, ast.Subscript) and getattr(annotation.value, "id", None) == "Literal":
-        return tuple(_literal(e) for e in getattr(annotation.slice, "elts", [annotation.slice]))
-    return None
+def _allowed(annotation: object) -> tuple | None:
+    return typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else None
 
 
 def _type_problem(value: object, default: object, allowed: tuple | None) -> str | None:
     if allowed is not None:
         return None if value in allowed else f"must be one of {', '.join(map(repr, allowed))}"
-    if default is _UNKNOWN or default is None:
+    if default is None:
         return None
     if isinstance(default, bool):
         expected, ok = "true or false", isinstance(value, bool)
@@ -178,13 +152,6 @@ def _type_problem(value: object, default: object, allowed: tuple | None) -> str 
     return None if ok else f"must be {expected}, like its default {default!r}"
 
 
-def _package_folder(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None:
-        raise TaskConfigError(f"{name} is not installed; `pip install -e .` installs it")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 @functools.cache
 def _reasoning_gym():
     """reasoning-gym, imported once; its import warns about a dependency's syntax (cellpylib)."""
@@ -192,6 +159,7 @@ def _reasoning_gym():
         warnings.simplefilter("ignore")
         import reasoning_gym
         import reasoning_gym.composite
+        import reasoning_gym.factory
 
     return reasoning_gym
 

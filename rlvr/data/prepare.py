@@ -68,9 +68,22 @@ def _drop_reason(row: object) -> str | None:
 
 
 def normalise(problem: str) -> str:
-    """The problem as compared for duplicates and hashed for the split: NFKC, casefolded, whitespace
-    collapsed, so copies that differ only in case, spacing or Unicode forms (full-width digits) match."""
-    return " ".join(unicodedata.normalize("NFKC", problem).casefold().split())
+    """The problem as compared for duplicates, hashed for the split and for its id: format characters
+    dropped (Unicode category Cf: zero-width spaces and joiners, bidi marks and overrides, the BOM, soft
+    hyphens, invisible operators; nothing a reader sees), then NFKC, casefolded, whitespace collapsed. So
+    copies that differ only in invisible characters, case, spacing or Unicode forms (full-width digits)
+    are one problem, and can never sit in both the training and the held-out set.
+
+    Casefolding can merge two problems that differ only in a letter's case (`A` and `a` as two variables):
+    one of them is then dropped as a duplicate. That costs a row, where a case variant on each side of the
+    split would cost the held-out measurement; and it keeps every problem's id and side of the split as
+    they were.
+
+    >>> normalise("What\u200b is 2\u202e + 3?\ufeff") == normalise("what is 2 + 3?")
+    True
+    """
+    visible = "".join(c for c in problem if unicodedata.category(c) != "Cf")
+    return " ".join(unicodedata.normalize("NFKC", visible).casefold().split())
 
 
 def problem_id(problem: str) -> str:

@@ -1,7 +1,8 @@
 """Loading raw rows: from the Hugging Face Hub, a local copy of a hub dataset, or local JSONL/Parquet files.
 
 This is where outside data enters the pipeline (the fetch stage): a file that cannot be read is one line
-naming it. What happens to the rows next lives in `rlvr.data.prepare`.
+naming it. What happens to the rows next lives in `rlvr.data.prepare`. `datasets` and pyarrow are imported
+where rows are read (seconds): `rlvr check-params` names the sources (`rlvr.data.catalog`) without them.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ import math
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-
-import datasets
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from rlvr.errors import DataError
 from rlvr.files import read_jsonl
@@ -31,15 +28,32 @@ def load_hub(
     max_rows: int | None,
     columns: Mapping[str, str | None] | None = None,
 ) -> list[dict]:
+    """The first `max_rows` rows (all when None) of a dataset (`hub_snapshot`'s rows)."""
+    return hub_snapshot(path, config, revision, split, max_rows, columns)[0]
+
+
+def hub_snapshot(
+    path: str,
+    config: str | None,
+    revision: str | None,
+    split: str,
+    max_rows: int | None,
+    columns: Mapping[str, str | None] | None = None,
+) -> tuple[list[dict], str | None]:
     """The first `max_rows` rows (all when None) of a dataset, with only `problem`, `answer` and, when
-    present, `solution`; `columns` names the dataset's column for each field when they differ (GSM8K's
-    problem is its `question`).
+    present, `solution`, and the commit they were read at (None for a local directory); `columns` names
+    the dataset's column for each field when they differ (GSM8K's problem is its `question`).
+
+    The commit is the one `datasets` resolved `revision` to (`main` when None), or, offline, the one of
+    the cached copy it read: what an unpinned revision actually fetched, to record.
 
     `path` is a Hub id such as "open-r1/OpenR1-Math-220k" (configs "default", "extended", "all"), or a
     local directory laid out like a Hub dataset repo, which `datasets` reads the same way. For a local
     directory `revision` is ignored (the directory is what gets read), and `config` must be None or
     "default" unless the directory holds the repo's README.md, whose `configs` section names the others.
     """
+    import datasets
+
     columns = dict(columns or {field: field for field in COLUMNS})
     # A local folder is read into a cache of its own, dropped afterwards: `datasets` keys its shared
     # cache of a folder by names that do not change when the files do, and would serve the old rows. A hub
@@ -47,13 +61,12 @@ def load_hub(
     local = Path(path).is_dir()
     with tempfile.TemporaryDirectory(prefix="rlvr-dataset-") as scratch:
         try:
-            ds = datasets.load_dataset(
-                path,
-                name=config,
-                revision=None if local else revision,
-                split=split,
-                cache_dir=scratch if local else None,
+            # load_dataset's own steps, keeping the builder: its hash is the commit it resolved
+            builder = datasets.load_dataset_builder(
+                path, name=config, revision=None if local else revision, cache_dir=scratch if local else None
             )
+            builder.download_and_prepare()
+            ds = builder.as_dataset(split=split)
         except (OSError, ValueError) as exc:
             reason = " ".join(str(exc).split())[:300]
             raise DataError(
@@ -65,13 +78,15 @@ def load_hub(
         if missing:
             raise DataError(
                 f"{path} (config {config}, split {split}) has no {missing} column: it has {ds.column_names}. "
-                "Use a dataset with Open R1 Math's columns (problem, answer, optional solution), "
-                "or convert it to JSONL with those keys and load it as a local file."
+                "Name the columns that hold each field in params.yaml: "
+                "data.hub.columns (sft.data.hub.columns for SFT's own data): "
+                "{problem: <column>, answer: <column>, solution: <column or null>}"
             )
         if max_rows is not None:
             ds = ds.select(range(min(max_rows, len(ds))))
         wanted = [column for column in columns.values() if column is not None and column in ds.column_names]
-        return [_fields(row, columns) for row in ds.select_columns(wanted).to_list()]
+        rows = [_fields(row, columns) for row in ds.select_columns(wanted).to_list()]
+        return rows, None if local else builder.hash
 
 
 def load_benchmark(
@@ -92,21 +107,32 @@ def load_benchmark(
 
 
 def load_local(path: str, columns: Mapping[str, str | None]) -> list:
-    """The rows of a .jsonl or .parquet file, or of every such file under a directory (in path order),
-    with Open R1 Math's fields only: `columns` names the file's column for each field (`problem`,
+    """The rows of a .jsonl or .parquet file, or of every such file under a directory (in path order;
+    a linked file is read, a linked folder refused, as DVC hashes the one and not the other), with Open
+    R1 Math's fields only: `columns` names the file's column for each field (`problem`,
     `answer`, `solution`; None: the files have no such column), so a Parquet file's other columns
     (timestamps, say) are never read.
 
     Checking the values is `data.clean_rows`'s job (a JSONL line may not even be an object, and is
     passed on as it is); but a file without a problem or answer column would lose every row there, so
     it is an error that names the columns the file has."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     root = Path(path)
     if not root.exists():
         raise DataError(
             f"no such file or directory: {root}; set data.local.path to an existing file or folder"
         )
     if root.is_dir():
-        files = sorted(file for file in root.rglob("*") if file.suffix in SUFFIXES)
+        entries = sorted(root.rglob("*"))
+        if linked := next((entry for entry in entries if entry.is_symlink() and entry.is_dir()), None):
+            raise DataError(
+                f"{linked} is a link to a folder, which rlvr does not follow under a local data folder "
+                f"(DVC does not hash what it holds, so edits there would not rerun fetch); copy its files "
+                f"into {root}, or name the folder itself in data.local.path"
+            )
+        files = [file for file in entries if file.suffix in SUFFIXES]
         if not files:
             raise DataError(f"no {' or '.join(SUFFIXES)} files under {root}")
     elif root.suffix in SUFFIXES:

@@ -3,6 +3,8 @@ place reports are rendered: `rlvr report`, the Prefect run's artifact and the ML
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -58,6 +60,26 @@ def delta_rows(metrics: Mapping) -> list[list[str]]:
     ]
 
 
+def wrapped(text: str, width: int, indent: str = "- ") -> str:
+    """A line of prose for the terminal, wrapped at `width` between words but never inside a bracketed
+    interval, which would read as two numbers on two lines.
+
+    >>> print(wrapped("sft beats base by +29.3 points [+22.1, +37.1]", 36))
+    - sft beats base by +29.3 points
+      [+22.1, +37.1]
+    """
+    protected = re.sub(r"\[[^\]]*\]", lambda interval: interval.group().replace(" ", "\0"), text)
+    lines = textwrap.fill(
+        protected,
+        width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return lines.replace("\0", " ")
+
+
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [f"| {' | '.join(header)} |", "|" + "---|" * len(header), *(f"| {' | '.join(r)} |" for r in rows)]
 
@@ -83,7 +105,7 @@ def markdown_report(
     if metrics.get(COMPARISONS):
         lines += ["", *_markdown_table(DELTA_HEADER, delta_rows(metrics))]
     if notes:
-        lines += ["", *(f"- {note}" for note in notes)]
+        lines += ["", *(f"- {escaped(note)}" for note in notes)]
     lines.append("")
     if registered is None:
         lines.append("No registered version yet.")
@@ -130,7 +152,29 @@ def _cell(text: str, width: int = 120) -> str:
     """Text fit for one Markdown table cell: one line, escaped, cut at `width` characters."""
     text = " ".join(str(text).split())
     text = text if len(text) <= width else text[: width - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return escaped(text).replace("|", "\\|")
+
+
+def escaped(text: str) -> str:
+    """Text that Markdown shows as written: the answer markers (`<SOLUTION>`) are no HTML tags to it.
+
+    >>> escaped("<SOLUTION>4 & 5</SOLUTION>")
+    '&lt;SOLUTION&gt;4 &amp; 5&lt;/SOLUTION&gt;'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def table_artifact(rows: Sequence[Mapping]) -> list[dict]:
+    """Rows for a Prefect table artifact, every text cell escaped: the UI renders each cell as Markdown,
+    where a completion's markers read as tags and vanish, running reasoning and answer together.
+
+    >>> table_artifact([{"grpo_completion": "<SOLUTION>4</SOLUTION>", "grpo_correct": True}])
+    [{'grpo_completion': '&lt;SOLUTION&gt;4&lt;/SOLUTION&gt;', 'grpo_correct': True}]
+    """
+    return [
+        {key: escaped(value) if isinstance(value, str) else value for key, value in row.items()}
+        for row in rows
+    ]
 
 
 def offline_plots_page(shown: dict) -> str:

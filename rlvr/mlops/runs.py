@@ -3,14 +3,14 @@ evaluates.
 
 Each stage is its own process (`dvc repro` runs them one by one), so they meet in MLflow: the first
 tracked stage of a pipeline run opens a parent run, tagged with this checkout and a hash of its inputs
-(params.yaml and the fetched data); each later stage finds it there. A stage opens its child run once it
-knows it will do work (`stage_run`: sft, an arm of train, evaluate), streams per-step metrics into it
+(the validated params and the fetched data); each later stage finds it there. A stage opens its child run
+once it knows it will do work (`stage_run`: sft, an arm of train, evaluate), streams per-step metrics into it
 (`rlvr.mlops.live`), MLflow samples system metrics beside them, and the stage says what it published
 (`StageRun.publish`). The register stage registers the model from the parent run and closes it.
 
 A pipeline run that was killed leaves its runs open; the next run with the same inputs continues them
 (a resumed training continues its own child run), and one with other inputs closes them as KILLED. A
-stage rerun alone (`dvc repro -s evaluate`) logs into the newest parent run with the same inputs, open or
+stage rerun alone (`dvc repro -s report`) logs into the newest parent run with the same inputs, open or
 finished, so no parent run is left open by a partial rerun.
 """
 
@@ -20,14 +20,14 @@ import math
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from rlvr.hashing import short_hash
-from rlvr.mlops.store import client, public_uri, tracking_uri
+from rlvr.mlops.store import artifact_root, check_artifacts, client, public_uri, tracking_uri
 
 EXPERIMENT = "rlvr"
 # What the Prefect pipeline flow tells the stages it runs, to tag the parent run with.
@@ -37,14 +37,18 @@ FLOW_RUN_URL_ENV = "RLVR_PREFECT_FLOW_RUN_URL"
 ROLE = "rlvr.role"  # "pipeline" on parent runs, the stage's name on child runs
 STAGE = "rlvr.stage"
 CHECKOUT = "rlvr.checkout"  # a hash of host and project path
-INPUTS = "rlvr.inputs"  # a hash of params.yaml and the fetched data
+INPUTS = "rlvr.inputs"  # a hash of the validated params and the fetched data
 PARENT = "mlflow.parentRunId"
 FLOW_RUN_ID = "prefect.flow_run_id"
 FLOW_RUN_URL = "prefect.flow_run_url"
 DVC_EXPERIMENT = "dvc.experiment"  # the `dvc exp run` experiment the pipeline run is
 OUTPUT = "rlvr.output_md5"  # the adapter a training stage wrote, to find its run from the register stage
+# Each model's held-out accuracy as one metric, a step per model in evaluation order: MLflow draws them
+# side by side in one chart (the tag says which step is which model).
+ACCURACY_BY_MODEL = "accuracy_by_model"
 
 
+# The dataset a tracked stage learns from or is scored on: dvc.yaml's path name, the file, MLflow's context
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
     """Nested params as MLflow params: dotted keys, values as strings.
 
@@ -91,22 +95,41 @@ def heldout_metrics(evaluation: dict) -> dict[str, float]:
 
 
 def experiment_id(mlflow_client) -> str:
+    """The rlvr experiment's id; created with its artifacts in the store's artifact root (a SQLite store's
+    `mlruns/`, not the working directory's), and refused where they were recorded elsewhere."""
     found = mlflow_client.get_experiment_by_name(EXPERIMENT)
-    return found.experiment_id if found else mlflow_client.create_experiment(EXPERIMENT)
+    if found:
+        check_artifacts(found.artifact_location)
+        return found.experiment_id
+    root = artifact_root(tracking_uri())
+    return mlflow_client.create_experiment(EXPERIMENT, (root / EXPERIMENT).as_uri() if root else None)
+
+
+def params_hash(params_file: Path) -> str:
+    """sha256 of the validated params as canonical JSON: the same settings hash alike however the file is
+    written (`dvc exp run -S` rewrites params.yaml, its quoting and comments)."""
+    import hashlib
+    import json
+
+    from rlvr.config.schema import load_params
+
+    content = load_params(params_file).model_dump(mode="json")
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _inputs(root: Path, params_file: Path) -> dict[str, str]:
-    from rlvr.hashing import hash_path
-    from rlvr.mlops.lineage import dvc_out_hash, git_commit
+    """What finds a pipeline run again (the checkout, the inputs' hash) and what it records of them. The
+    git commit is not among them: a new parent run asks git (and DVC, for what the pipeline writes) once
+    (`pipeline_run`), and every later stage of the run finds that parent without the cost."""
+    from rlvr.mlops.lineage import dvc_out_hash
 
-    params_hash = hash_path(params_file)
+    params = params_hash(params_file)
     data = dvc_out_hash(root / "dvc.lock", "fetch") or "none"
     return {
         CHECKOUT: short_hash(f"{socket.gethostname()}:{root.resolve()}"),
-        INPUTS: short_hash(f"{params_hash}:{data}"),
-        "params_hash": params_hash,
+        INPUTS: short_hash(f"{params}:{data}"),
+        "params_hash": params,
         "data_md5": data,
-        "git_commit": git_commit(root),
         "rlvr.checkout_path": f"{socket.gethostname()}:{root.resolve()}",
     }
 
@@ -159,6 +182,9 @@ def pipeline_run(mlflow_client, root: Path = Path("."), params_file: Path = Path
         for key, value in _flow_tags().items():
             mlflow_client.set_tag(current, key, value)
         return current
+    from rlvr.mlops.lineage import git_commit
+
+    tags["git_commit"] = git_commit(root)
     values = read_yaml(params_file, ParamsError)
     profile = closest_profile(root, values)
     note = (
@@ -217,15 +243,33 @@ class StageRun:
 
         if adapter is not None:
             mlflow.set_tag(OUTPUT, hash_path(adapter))
-        if evaluation is not None:
-            mlflow.log_metrics(heldout_metrics(evaluation))
+        if evaluation is not None:  # named as the register stage names them on the parent run: one name each
+            mlflow.log_metrics(
+                {f"heldout/{key}": value for key, value in heldout_metrics(evaluation).items()}
+            )
+            models = [name for name, values in evaluation.items() if isinstance(values, dict)]
+            for step, name in enumerate(models):
+                mlflow.log_metric(ACCURACY_BY_MODEL, evaluation[name]["accuracy"], step=step)
+            mlflow.set_tag(ACCURACY_BY_MODEL, ", ".join(f"step {i}: {name}" for i, name in enumerate(models)))
+
+
+@dataclass(frozen=True)
+class StageDataset:
+    """The problems a stage trains on or is scored on (`problem` and `answer` of each row), where it read
+    them, and the name MLflow shows."""
+
+    rows: Sequence[Mapping]
+    source: str
+    name: str
 
 
 @contextmanager
-def stage_run(stage: str, params_file: Path, root: Path = Path(".")) -> Iterator[StageRun]:
+def stage_run(
+    stage: str, params_file: Path, root: Path = Path("."), dataset: StageDataset | None = None
+) -> Iterator[StageRun]:
     """The stage's child run (named `stage`) as the active MLflow run, with system metrics, for the body
     of the `with`; it ends FINISHED, or FAILED when the body raises. Of several training processes only
-    the first (rank 0) tracks."""
+    the first (rank 0) tracks. A new run records the stage's params and `dataset` as its input."""
     import logging
 
     import mlflow
@@ -242,8 +286,45 @@ def stage_run(stage: str, params_file: Path, root: Path = Path(".")) -> Iterator
     with mlflow.start_run(run_id=run_id, log_system_metrics=True):
         if resumed:
             mlflow.set_tag("rlvr.resumed", datetime.now().isoformat(timespec="seconds"))
+        else:
+            log_stage_inputs(stage, params_file, root, dataset)
         print(f"{stage}: MLflow run {run_id} (parent {parent}) at {public_uri(tracking_uri())}", flush=True)
         yield StageRun(run_id)
+
+
+def log_stage_inputs(stage: str, params_file: Path, root: Path, dataset: StageDataset | None) -> None:
+    """On the active (child) run: the params sections the DVC stage running reads (dvc.yaml's `params` of
+    `DVC_STAGE`; the parent holds them all), so MLflow's compare view compares stage runs, and the problems
+    the stage learns from or is scored on (`dataset`, as the stage read them), their content hash as
+    digest."""
+    import json
+
+    import mlflow
+    import pandas as pd
+    import yaml
+
+    from rlvr.config.schema import ParamsError
+    from rlvr.config.yamlfile import read_yaml
+
+    spec = yaml.safe_load((root / "dvc.yaml").read_text())
+    definition = spec["stages"].get(os.environ.get("DVC_STAGE", "").partition("@")[0])
+    if definition is not None:
+        sections = definition.get("params") or definition["do"]["params"]
+        values = flatten(read_yaml(params_file, ParamsError))
+        mlflow.log_params(
+            {
+                key: value[:6000]
+                for key, value in values.items()
+                if any(key == s or key.startswith(f"{s}.") for s in sections)
+            }
+        )
+    if dataset is None:
+        return
+    rows = [{"problem": row["problem"], "answer": row["answer"]} for row in dataset.rows]
+    digest = short_hash(json.dumps(rows, sort_keys=True))[:16]
+    frame = pd.DataFrame(rows, columns=["problem", "answer"])
+    logged = mlflow.data.from_pandas(frame, source=dataset.source, name=dataset.name, digest=digest)
+    mlflow.log_input(logged, context="evaluation" if stage == "evaluate" else "training")
 
 
 def training_run(mlflow_client, adapter: Path) -> str | None:

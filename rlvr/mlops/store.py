@@ -1,19 +1,30 @@
 """The MLflow tracking store: its URI, shown without credentials, and checked before anything is logged.
 
 The tracking URI is MLFLOW_TRACKING_URI, else a SQLite file in the working directory: offline, no server.
-An unreachable server, one that is not MLflow, a scheme MLflow cannot use, or a SQLite URI whose directory
-does not exist fails within seconds, in one line naming the URI (without its credentials)."""
+An unreachable server, one that is not MLflow, a scheme MLflow cannot use, a SQLite URI whose directory
+does not exist, or a SQLite file that is no whole database fails within seconds, in one line naming the URI
+(without its credentials) or the file.
+
+A SQLite store keeps its artifacts beside the database file, in `mlruns/` (`artifact_root`): one artifact
+root per store, whichever project logs into it. MLflow records artifact locations as absolute paths, so a
+store moved with its project points at the old place; that is refused in one line saying how to relocate
+(`check_artifacts`), never found out halfway through a download or an upload."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 from rlvr.errors import RlvrError
+from rlvr.files import write_failure
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -110,6 +121,7 @@ def check_store(uri: str, must_exist: bool = False) -> None:
                 f"no MLflow store at {database.resolve()} ({shown}); run this from the project root, or set "
                 "MLFLOW_TRACKING_URI to the store the pipeline wrote (sqlite:////path/to/project/mlflow.db)"
             )
+        _check_sqlite_file(database)
         return
     parts = urlsplit(uri)
     if not parts.hostname or scheme == "databricks":
@@ -129,6 +141,56 @@ def check_store(uri: str, must_exist: bool = False) -> None:
             f"cannot reach the MLflow tracking store at {shown} ({reason}) within {CONNECT_TIMEOUT_S:.0f} s; "
             "start the server or fix MLFLOW_TRACKING_URI (unset, it is the local sqlite:///mlflow.db)"
         ) from None
+
+
+def _check_sqlite_file(database: Path) -> None:
+    """Refuse a store file that SQLite cannot read whole (cut short, overwritten, not a database): MLflow
+    would fail on it with a database traceback at whichever query first touches the damage. SQLite's own
+    `quick_check` reads every page, read-only; an empty file is a new store, which MLflow sets up."""
+    import sqlite3
+
+    if not database.is_file() or database.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        raise TrackingError(
+            f"{database.resolve()} is not a whole SQLite database ({verdict[:120]}), so MLflow cannot read "
+            "the store: restore it from a backup, or move it aside to start an empty registry (its runs and "
+            "versions are then lost; their files stay in mlruns/)"
+        )
+
+
+def artifact_root(uri: str) -> Path | None:
+    """Where a SQLite store keeps its artifacts: `mlruns/` beside the database file, wherever the project
+    that logs into it sits (None for other stores: their server or database decides)."""
+    database = sqlite_path(uri)
+    return database.resolve().parent / "mlruns" if database else None
+
+
+def check_artifacts(location: str, uri: str | None = None) -> None:
+    """Refuse a local artifact location (an experiment's, a run's) outside its SQLite store's artifact
+    root: the project was moved or copied since MLflow recorded that absolute path, or the store is shared
+    with a project that put its artifacts elsewhere. Reading would miss the files, writing would put them
+    in another project's folder."""
+    uri = uri or tracking_uri()
+    root = artifact_root(uri)
+    parts = urlsplit(location)
+    if root is None or parts.scheme not in ("", "file"):
+        return
+    recorded = Path(url2pathname(parts.path))
+    if recorded.resolve().is_relative_to(root):
+        return
+    old = next((p for p in recorded.parents if p.name == "mlruns"), recorded.parent)
+    raise TrackingError(
+        f"the MLflow store {sqlite_path(uri).resolve()} records its artifacts in {old}, not beside it in "
+        f"{root}: MLflow keeps absolute paths, and the project was moved or copied (or the store is shared "
+        f"with a project that keeps them elsewhere). Move the project back, or make the old place lead "
+        f"here: mkdir -p {old.parent} && ln -s {root} {old}"
+    )
 
 
 def _port(parts) -> int | None:
@@ -167,6 +229,9 @@ def client(must_exist: bool = False):
     uri = tracking_uri()
     check_store(uri, must_exist)
     mlflow.set_tracking_uri(uri)
+    # MLflow logs a database error (a read-only or full store) with its traceback, then raises it again as
+    # an MlflowException, which rlvr reports in one line (`rlvr.files.write_failure`): the log repeats it.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     try:
         mlflow_client = MlflowClient(uri)
         mlflow_client.search_experiments(max_results=1)
@@ -174,3 +239,35 @@ def client(must_exist: bool = False):
         reason = " ".join(str(exc.message).split())[:300]
         raise TrackingError(f"MLflow cannot use the tracking store {public_uri(uri)}: {reason}") from None
     return mlflow_client
+
+
+@contextmanager
+def storing(what: str) -> Iterator[None]:
+    """Artifacts uploaded in the body (through the tracking server, to the artifact store behind it): a
+    failure there (the server's bucket gone or refusing writes, a proxy's error page) is one line naming
+    `what` and the store's answer, not a traceback (a full or read-only disk on this machine says so
+    instead). Nothing is registered until every upload is done, so the rerun, once the store takes
+    writes, finds what was finished and goes on."""
+    from mlflow.exceptions import MlflowException
+    from requests import RequestException
+
+    try:
+        yield
+    except (MlflowException, RequestException) as exc:
+        if failure := write_failure(exc):  # this machine's disk (its temporary copy, a SQLite store)
+            raise failure from None
+        raise TrackingError(
+            f"MLflow at {public_uri(tracking_uri())} could not store {what}: {_answer(exc)}; fix the "
+            "server's artifact store (its --artifacts-destination: a bucket that exists and takes writes), "
+            "then run again"
+        ) from None
+
+
+def _answer(exc: Exception) -> str:
+    """The store's own message: the `message` of the server's JSON answer where there is one, in one
+    line."""
+    try:
+        message = exc.response.json()["message"]
+    except (AttributeError, ValueError, KeyError, TypeError):  # no answer, or not MLflow's JSON
+        message = str(exc)
+    return " ".join(str(message).split())[:300]

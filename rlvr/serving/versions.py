@@ -18,10 +18,11 @@ from pathlib import Path
 import yaml
 
 from rlvr.config.schema import Markers
-from rlvr.errors import RlvrError
-from rlvr.files import replacing, write_text
+from rlvr.contracts import CacheStamp
+from rlvr.errors import DataError, RlvrError
+from rlvr.files import read_json, replacing, write_failure, write_text
 from rlvr.hashing import hash_path, short_hash
-from rlvr.mlops.registry import ADAPTER_TAG
+from rlvr.mlops.registry import ADAPTER_TAG, adapter_hash
 from rlvr.serving.answerer import Answerer
 from rlvr.training.models import (
     EMBEDDED,
@@ -108,11 +109,13 @@ def local_copy(mlflow_client, name: str, version: int) -> Path:
     registry recreated at the same path gives new runs, hence a new entry, never the old adapter. An entry
     is published only once complete (MLmodel, a whole adapter, the base model's files) with the digest of
     its files beside it; on use the digest is checked again, and an entry that differs is fetched anew."""
-    from rlvr.mlops.store import public_uri, sqlite_path, tracking_uri
+    from rlvr.mlops.store import check_artifacts, public_uri, sqlite_path, tracking_uri
 
     uri = tracking_uri()
     database = sqlite_path(uri)
     found = mlflow_client.get_model_version(name, str(version))
+    if found.run_id:
+        check_artifacts(mlflow_client.get_run(found.run_id).info.artifact_uri)
     identity = {
         "store": str(database.resolve()) if database else public_uri(uri),
         "name": name,
@@ -124,18 +127,24 @@ def local_copy(mlflow_client, name: str, version: int) -> Path:
     dest = cache_dir() / "registry" / short_hash(json.dumps(identity, sort_keys=True))
     stamp = dest.with_name(dest.name + ".json")
     if dest.is_dir() and stamp.is_file():
-        if json.loads(stamp.read_text()).get("digest") == hash_path(dest):
-            return dest
-        print(
-            f"the cached copy of {name} v{version} ({dest}) changed since it was fetched: fetching it again"
-        )
+        try:
+            stamped = read_json(stamp, None, CacheStamp).digest
+        except DataError:  # cut short (a kill, a full disk): nothing vouches for the copy
+            print(f"the cache stamp of {name} v{version} ({stamp}) cannot be read: fetching it again")
+        else:
+            if stamped == hash_path(dest):
+                return dest
+            print(
+                f"the cached copy of {name} v{version} ({dest}) changed since it was fetched: fetching it "
+                "again"
+            )
     stamp.unlink(missing_ok=True)
     with replacing(dest) as tmp:
         tmp.mkdir()
         _download(f"models:/{name}/{version}", tmp, name, version)
         artifacts, _ = read_mlmodel(tmp)
         check_adapter(Path(artifacts[ADAPTER]), f"{name} v{version}'s adapter is incomplete in the registry")
-        if identity[ADAPTER_TAG] and hash_path(artifacts[ADAPTER]) != identity[ADAPTER_TAG]:
+        if identity[ADAPTER_TAG] and adapter_hash(Path(artifacts[ADAPTER])) != identity[ADAPTER_TAG]:
             raise VersionNotFound(
                 f"{name} v{version}: the adapter in the registry is not the one registered (its content hash "
                 f"differs from the version's {ADAPTER_TAG} tag); register it again"
@@ -154,6 +163,8 @@ def _download(model_uri: str, dest: Path, name: str, version: int) -> None:
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest))
     except (MlflowException, OSError) as exc:
+        if failure := write_failure(exc, dest):  # the cache's disk, not the registry: nothing was deleted
+            raise failure from None
         reason = " ".join(str(getattr(exc, "message", exc)).split())[:300]
         raise VersionNotFound(
             f"cannot fetch {name} v{version}'s files from the registry ({reason}); its artifacts may have "

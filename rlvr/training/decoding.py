@@ -1,10 +1,11 @@
 """Decoding: greedy completions for evaluation and inference, and GRPO's sampling from a merged copy.
 
-Greedy decoding has three engines: transformers' `generate` on batches of similar length (left-padded, so
-little padding), the same into a static KV cache (`compiled`: on a CUDA GPU transformers then compiles the
-decode step with `torch.compile`'s CUDA graphs, so one decode step is one graph launch instead of hundreds
-of kernel launches), and transformers' continuous batching (`generate_batch`: a paged KV cache, finished
-sequences replaced at once). `decodable` merges an fp32 LoRA adapter into the weights before decoding
+Greedy decoding has four engines: transformers' `generate` on batches of similar length (left-padded, so
+little padding), the same with an adapter merged into the weights whatever their dtype (`merged`), that
+into a static KV cache (`compiled`: on a CUDA GPU transformers then compiles the decode step with
+`torch.compile`'s CUDA graphs, so one decode step is one graph launch instead of hundreds of kernel
+launches), and transformers' continuous batching (`generate_batch`: a paged KV cache, finished sequences
+replaced at once). `decodable` merges an fp32 LoRA adapter into the weights before decoding
 (the base model's cost, the same result up to rounding) and leaves a bf16 or fp16 one separate, since
 rounding the merged weights can lose small updates; the `merged` and `compiled` engines merge in every
 dtype, as GRPO's sampler does. The evaluate stage merges every adapter itself, whatever the dtype, so its
@@ -33,8 +34,8 @@ MAX_BATCH_TOKENS = 8192
 
 def paged_cache(requests: int, tokens_per_request: int) -> dict[str, int]:
     """A paged KV cache sized to `requests` sequences in flight. Left to itself, transformers sizes the
-    cache and its batch from free memory and fills them on every call: 30 s per call on a CPU, most of the
-    GPU's memory on a GPU.
+    cache and its batch from free memory and fills them on every call: seconds per call on a CPU, most of
+    the GPU's memory on a GPU.
 
     >>> paged_cache(4, 300)
     {'block_size': 256, 'num_blocks': 9, 'max_batch_tokens': 1200}
@@ -74,16 +75,19 @@ def generate(
     batch_size: int,
     desc: str = "generate",
     engine: str = "generate",
+    keep_adapter: bool = False,
 ) -> tuple[list[str], list[int]]:
     """Greedy completions of chat prompts, and their lengths in tokens, in the order of `prompts`.
 
     `engine` is `generate`, `merged` (`generate` with the LoRA merged into the weights whatever their
     dtype, as GRPO's `merged` engine samples), `compiled` (`merged` into a static cache) or
-    `continuous_batching`."""
+    `continuous_batching`. `keep_adapter` decodes through the unmerged adapter and leaves the model as it
+    is, for a model still training (`rlvr.evaluation.curves`); it is put in eval mode either way."""
     import torch
 
     merge = engine in ("merged", "compiled") and hasattr(model, "merge_and_unload")
-    model = decodable(model.merge_and_unload() if merge else model)
+    if not keep_adapter:
+        model = decodable(model.merge_and_unload() if merge else model)
     model.eval()
     ids = [prompt_ids(tokenizer, p) for p in prompts]
     if engine in ("generate", "merged", "compiled"):

@@ -1,9 +1,9 @@
 """What this machine can do, and the `auto` choices in params resolved against it.
 
 Machines differ in ways that change the right setting by an order of magnitude: bf16 on a CPU without
-native bf16 instructions (AVX2 only) measured 13x slower than fp32, while a CPU with avx512_bf16 or AMX runs
-it a little faster than fp32; Unsloth and vLLM need a CUDA GPU and their packages. So `auto` is decided
-here, from what the machine reports, never assumed.
+native bf16 instructions (AVX2 only) runs many times slower than fp32, while a CPU with avx512_bf16 or AMX
+runs it a little faster (docs/benchmarks.md); Unsloth and vLLM need a CUDA GPU and their packages. So
+`auto` is decided here, from what the machine reports, never assumed.
 """
 
 from __future__ import annotations
@@ -110,23 +110,23 @@ def select_backend(requested: str) -> str:
     return requested
 
 
-def select_generation(requested: str, backend: str) -> str:
+def select_generation(requested: str, backend: str, sharded: bool = False) -> str:
     """How GRPO samples completions (and evaluation decodes): `vllm`, `compiled`, `merged`,
     `continuous_batching` or `generate`.
 
     `auto` takes vLLM where it is installed on a CUDA GPU (through Unsloth's `fast_inference` engine on the
     Unsloth backend, TRL's colocated engine on TRL+PEFT). On a GPU without it: on TRL+PEFT, sampling from a
     merged copy of the policy into a static cache, its decode step compiled into CUDA graphs (a small model
-    decodes at the pace of kernel launches: on an H200, 2.6x faster per step than the uncompiled merged
-    copy, and 3.8x the generated tokens/s of Unsloth's own decoding); on Unsloth its own decoding. On a
-    CPU, plain `generate`: there decoding is bound by arithmetic, and the merged copy measured no faster.
-    See docs/benchmarks.md for the measurements.
+    decodes at the pace of kernel launches), unless the training is `sharded` (ZeRO-3, FSDP: the merged copy
+    would copy shards), then TRL's `generate`; on Unsloth its own decoding. On a CPU, plain `generate`:
+    there decoding is bound by arithmetic, and the merged copy measured no faster. docs/benchmarks.md has
+    the measurements.
     """
     cuda = cuda_available()
     if requested == "auto":
         if cuda and installed("vllm"):
             return "vllm"
-        return "compiled" if cuda and backend == "trl" else "generate"
+        return "compiled" if cuda and backend == "trl" and not sharded else "generate"
     if requested == "vllm" and not (cuda and installed("vllm")):
         raise BackendUnavailable(
             "train.generation is 'vllm', which needs a CUDA GPU and `pip install vllm`; "
@@ -138,3 +138,18 @@ def select_generation(requested: str, backend: str) -> str:
             "'generate' (Unsloth's fast decoding), 'vllm' or 'auto'"
         )
     return requested
+
+
+def resolve_shared_prefix(requested: bool | str, cuda: bool | None = None) -> bool:
+    """`auto`: the shared prefix (`rlvr.training.shared_prefix`) on for CPU training, where its saving was
+    measured, and off on a GPU, where its dense mask and single forward outside TRL's micro-batches cost
+    memory that grows with the square of the sequence.
+
+    >>> resolve_shared_prefix("auto", cuda=False), resolve_shared_prefix("auto", cuda=True)
+    (True, False)
+    >>> resolve_shared_prefix(False, cuda=False)
+    False
+    """
+    if requested != "auto":
+        return requested
+    return not (cuda_available() if cuda is None else cuda)

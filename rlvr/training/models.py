@@ -17,8 +17,9 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rlvr.contracts import BaseManifest
 from rlvr.errors import RlvrError
-from rlvr.files import BASE_MANIFEST, disk_full, replacing, to_json
+from rlvr.files import BASE_MANIFEST, disk_full, replacing
 from rlvr.training.weights import ADAPTER_CONFIG, check_adapter, check_model, model_problem
 
 if TYPE_CHECKING:
@@ -110,9 +111,9 @@ def materialise_base(name: str, revision: str | None, dtype: str, dest: Path) ->
                 raise full from None
             raise
         check_model(tmp, f"the model stage's copy of '{name}' is incomplete; run `dvc repro model` again")
-        manifest = {"name": name, "revision": revision, "dtype": dtype}
-        (tmp / BASE_MANIFEST).write_text(to_json(manifest, indent=2))
-    return manifest
+        manifest = BaseManifest(name=name, revision=revision, dtype=dtype)
+        (tmp / BASE_MANIFEST).write_text(manifest.model_dump_json(indent=2))
+    return manifest.model_dump()
 
 
 def cache_dir() -> Path:
@@ -182,14 +183,23 @@ def load_trainable(
     max_seq_length: int,
     gradient_checkpointing: bool = False,
     fast_inference: bool = False,
+    gpu_memory_utilization: float | None = None,
+    vllm_standby: bool = False,
 ) -> tuple[Any, Any, Any]:
     """(model, tokenizer, peft_config): a fresh LoRA on the base model, or the adapter at `adapter` made
     trainable again. `peft_config` is None when the model already carries its adapter.
 
     On the Unsloth backend, `fast_inference` loads Unsloth's vLLM engine beside the model (Unsloth's GRPO
-    then samples with it), and gradient checkpointing is Unsloth's own offloading variant."""
+    then samples with it), with `gpu_memory_utilization` of the GPU's memory (None: Unsloth's default)
+    and, with `vllm_standby`, Unsloth's standby mode, which it reads from `UNSLOTH_VLLM_STANDBY` when it is
+    first imported; gradient checkpointing is Unsloth's own offloading variant."""
     if backend == "unsloth":
+        import os
+
         import torch
+
+        if vllm_standby:
+            os.environ["UNSLOTH_VLLM_STANDBY"] = "1"
         from unsloth import FastLanguageModel  # imported first: Unsloth patches transformers and TRL
 
         check_model(Path(base_dir), "run `dvc repro model` to make the base model again")
@@ -203,6 +213,7 @@ def load_trainable(
             dtype=getattr(torch, dtype),
             load_in_4bit=False,
             fast_inference=fast_inference,
+            **({} if gpu_memory_utilization is None else {"gpu_memory_utilization": gpu_memory_utilization}),
             max_lora_rank=lora.r,
             use_gradient_checkpointing=checkpointing,
         )

@@ -1,4 +1,5 @@
-"""TRL trainers built from params: the SFT warm-up and GRPO, ready for `checkpoints.train_and_publish`."""
+"""TRL trainers built from params: the SFT warm-up (TRL's SFTTrainer) and GRPO (`RlvrGRPOTrainer`,
+`rlvr.training.grpo_trainer`), ready for `checkpoints.train_and_publish`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Any
 
 from rlvr.config.schema import SftParams, TrainParams
 from rlvr.training.decoding import paged_cache
-from rlvr.training.groups import DynamicSampling, SharedPrefill, SharedPrefix
-from rlvr.training.hardware import BackendUnavailable, cuda_available, resolve_optim
+from rlvr.training.hardware import cuda_available, resolve_optim, resolve_shared_prefix
 
 
 def training_args(
@@ -73,7 +73,7 @@ def build_sft_trainer(
 
 def continuous_batching_config(params: TrainParams, max_prompt_tokens: int) -> dict[str, int]:
     """A paged KV cache sized to one generation round. Left to itself, transformers sizes the cache from
-    free memory and fills it on every call (30 s per call on a CPU, most of the GPU's memory on a GPU).
+    free memory and fills it on every call (seconds per call on a CPU, most of the GPU's memory on a GPU).
 
     >>> continuous_batching_config(TrainParams(batch_size=32, max_completion_length=256), 256)
     {'block_size': 256, 'num_blocks': 65, 'max_batch_tokens': 8192}
@@ -81,85 +81,57 @@ def continuous_batching_config(params: TrainParams, max_prompt_tokens: int) -> d
     return paged_cache(params.completions_per_round, max_prompt_tokens + params.max_completion_length)
 
 
-# The private GRPOTrainer method the `merged` and `compiled` engines override, as trl>=1.15,<1.17 defines it.
-SAMPLING_HOOK = "_generate_single_turn"
-SAMPLING_HOOK_PARAMETERS = ("self", "prompt_ids", "images", "multimodal_fields", "num_generations")
+def vllm_memory(params: TrainParams) -> dict:
+    """TRL's colocated vLLM memory settings, as params ask: its share of GPU memory (TRL's own default
+    when unset) and sleep mode (`vllm_standby`: its weights and KV cache offloaded while the policy
+    trains, TRL's counterpart of Unsloth's standby)."""
+    share = (
+        {}
+        if params.vllm_gpu_memory_utilization is None
+        else {"vllm_gpu_memory_utilization": params.vllm_gpu_memory_utilization}
+    )
+    return share | {"vllm_enable_sleep_mode": params.vllm_standby}
 
 
-def check_sampling_hook(GRPOTrainer) -> None:
-    """Refuse, in one line, a TRL whose `_generate_single_turn` is not the one the merged engines replace:
-    it is private, and its signature has changed between TRL releases."""
-    import inspect
-
-    import trl
-
-    method = getattr(GRPOTrainer, SAMPLING_HOOK, None)
-    found = tuple(inspect.signature(method).parameters)[: len(SAMPLING_HOOK_PARAMETERS)] if method else ()
-    if found != SAMPLING_HOOK_PARAMETERS:
-        raise BackendUnavailable(
-            f"train.generation 'merged' and 'compiled' replace TRL's GRPOTrainer.{SAMPLING_HOOK}"
-            f"{SAMPLING_HOOK_PARAMETERS[1:]}, but TRL {trl.__version__} has {found[1:] or 'no such method'}; "
-            "install trl>=1.15,<1.17 (pyproject.toml), or set train.generation to 'generate'"
-        )
-
-
-class SamplingTime:
-    """Mixed into TRL's GRPOTrainer: each generation round's wall time, logged as `time/sampling_s` beside
-    TRL's `step_time`, so a step's cost splits into sampling (generation, rewards, the old log-probabilities)
-    and training (the loss's forward and backward, the optimizer): the two phases a speed-up targets."""
-
-    def _generate_and_score_completions(self, inputs):
-        import time
-
-        started = time.perf_counter()
-        scored = super()._generate_and_score_completions(inputs)
-        if self.model.training:
-            self._metrics["train"]["time/sampling_s"].append(time.perf_counter() - started)
-        return scored
-
-
-class MergedSampling:
-    """Mixed into TRL's GRPOTrainer (before it): completions sampled from a merged copy of the policy
-    (`MergedSampler`) instead of through PEFT's unmerged LoRA, into a static KV cache of `static_tokens`
-    when set (`compiled`). It replaces TRL's plain-`generate` branch, for text prompts."""
-
-    sampler = None
-    static_tokens: int | None = None
-
-    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, **kwargs):
-        from rlvr.training.decoding import MergedSampler
-
-        if images or multimodal_fields:
-            raise ValueError(
-                "train.generation 'merged' and 'compiled' sample text prompts only; use 'generate'"
-            )
-        if self.sampler is None:
-            self.sampler = MergedSampler(self.accelerator.unwrap_model(self.model), self.static_tokens)
-        completions = self.sampler.sample(
-            prompt_ids, self.generation_config, self.eos_token_ids, self._tokenizer.pad_token_id
-        )
-        return completions, None
-
-
-def grpo_trainer_class(GRPOTrainer, params: TrainParams, generation: str, static_tokens: int, backend: str):
-    """TRL's GRPOTrainer with what params ask for mixed in: dynamic sampling and the shared prompt in the
-    loss and, on TRL's own `generate`, in sampling (`rlvr.training.groups`); the merged-copy sampler
-    (`merged`, `compiled`); and the sampling time logged."""
-    mixins: list[type] = [SamplingTime]
-    attributes: dict = {}
-    if params.dynamic_sampling:
-        mixins.append(DynamicSampling)
-        attributes["max_sampling_rounds"] = params.max_sampling_rounds
-    if params.shared_prefix:
-        mixins.append(SharedPrefix)
-        if generation == "generate" and backend == "trl":  # Unsloth samples with its own decoding
-            check_sampling_hook(GRPOTrainer)
-            mixins.append(SharedPrefill)
-    if generation in ("merged", "compiled"):
-        check_sampling_hook(GRPOTrainer)
-        mixins.append(MergedSampling)
-        attributes["static_tokens"] = static_tokens if generation == "compiled" else None
-    return type("RlvrGRPOTrainer", (*mixins, GRPOTrainer), attributes)
+def grpo_config(
+    params: TrainParams,
+    weights: Sequence[float],
+    dtype: str,
+    backend: str,
+    generation: str,
+    max_prompt_tokens: int,
+    output_dir: Path,
+) -> dict[str, Any]:
+    """GRPOConfig's settings: rlvr's own keys (each GRPOConfig name they set is listed, with the key,
+    in `rlvr.config.schema.RLVR_GRPO_SETTINGS`) and `train.trl`, passed as it is."""
+    paged = generation == "continuous_batching"
+    return dict(
+        **training_args(params, dtype, backend, output_dir),
+        save_steps=params.save_steps,
+        num_generations=params.num_generations,
+        steps_per_generation=params.steps_per_generation,
+        max_completion_length=params.max_completion_length,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        min_p=params.min_p,
+        beta=params.beta,
+        loss_type=params.loss_type,
+        scale_rewards=params.scale_rewards,
+        mask_truncated_completions=params.mask_truncated_completions,
+        weight_decay=params.weight_decay,
+        warmup_steps=params.warmup_steps,
+        lr_scheduler_type=params.lr_scheduler_type,
+        optim=resolve_optim(params.optim),
+        reward_weights=list(weights),
+        use_vllm=generation == "vllm",
+        vllm_mode="colocate",
+        **(vllm_memory(params) if generation == "vllm" else {}),
+        use_transformers_continuous_batching=paged,
+        transformers_continuous_batching_config=(
+            continuous_batching_config(params, max_prompt_tokens) if paged else None
+        ),
+        **params.trl,
+    )
 
 
 def build_grpo_trainer(
@@ -176,45 +148,30 @@ def build_grpo_trainer(
     max_prompt_tokens: int,
     checkpoints: Path,
 ):
-    """GRPO on `examples`. `generation` is already resolved (`hardware.select_generation`); one round of
-    generation serves `params.steps_per_generation` optimizer steps."""
+    """An `RlvrGRPOTrainer` on `examples`, its switches set from params. `generation` is already resolved
+    (`hardware.select_generation`); `train.attn_implementation`, when set, is applied to the loaded model."""
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
-    paged = generation == "continuous_batching"
-    args = GRPOConfig(
-        **training_args(params, dtype, backend, checkpoints),
-        save_steps=params.save_steps,
-        num_generations=params.num_generations,
-        steps_per_generation=params.steps_per_generation * params.gradient_accumulation_steps,
-        max_completion_length=params.max_completion_length,
-        temperature=params.temperature,
-        top_p=params.top_p,
-        min_p=params.min_p,
-        beta=params.beta,
-        loss_type=params.loss_type,
-        scale_rewards=params.scale_rewards,
-        mask_truncated_completions=params.mask_truncated_completions,
-        weight_decay=params.weight_decay,
-        warmup_steps=params.warmup_steps,
-        lr_scheduler_type=params.lr_scheduler_type,
-        optim=resolve_optim(params.optim),
-        reward_weights=list(weights),
-        use_vllm=generation == "vllm",
-        vllm_mode="colocate",
-        use_transformers_continuous_batching=paged,
-        transformers_continuous_batching_config=(
-            continuous_batching_config(params, max_prompt_tokens) if paged else None
-        ),
-    )
-    trainer_class = grpo_trainer_class(
-        GRPOTrainer, params, generation, max_prompt_tokens + params.max_completion_length, backend
-    )
-    return trainer_class(
+    from rlvr.training.grpo_trainer import RlvrGRPOTrainer
+
+    if params.attn_implementation:
+        model.set_attn_implementation(params.attn_implementation)
+    settings = grpo_config(params, weights, dtype, backend, generation, max_prompt_tokens, checkpoints)
+    args = GRPOConfig(**settings)
+    merged = generation in ("merged", "compiled")
+    shared = resolve_shared_prefix(params.shared_prefix)
+    return RlvrGRPOTrainer(
         model=model,
         args=args,
         reward_funcs=list(rewards),
         train_dataset=Dataset.from_list(list(examples)),
         processing_class=tokenizer,
         peft_config=peft_config,
+        dynamic_sampling=params.max_sampling_rounds if params.dynamic_sampling else None,
+        merged_sampling=merged,
+        static_tokens=max_prompt_tokens + params.max_completion_length if generation == "compiled" else None,
+        # Unsloth samples with its own decoding
+        shared_prefill=shared and generation == "generate" and backend == "trl",
+        shared_prefix=shared,
     )

@@ -13,13 +13,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
+
+from rlvr.contracts import AdapterConfig, ModelConfig
 from rlvr.errors import RlvrError
+from rlvr.files import read_json
 
 CONFIG = "config.json"
 ADAPTER_CONFIG = "adapter_config.json"
 PICKLES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 TRAINING_ARGS = "training_args.bin"  # the Trainer's pickled arguments: never loaded with the weights
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+# The tokenizer's JSON files that transformers parses when it loads one: each must be whole.
+TOKENIZER_JSON = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json")
 MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the header's size
 
 
@@ -78,13 +84,15 @@ def _weights_problem(folder: Path, pattern: str) -> str | None:
     return next((problem for f in files if (problem := safetensors_problem(f))), None)
 
 
-def _json_problem(path: Path) -> str | None:
+def _json_problem(path: Path, contract: type[BaseModel] | None = None) -> str | None:
+    """What is wrong with a JSON file of the folder (None: nothing), bounded and checked against its
+    contract by `rlvr.files.read_json`: missing, cut short, or without a field the loader needs."""
     if not path.is_file():
         return f"no {path.name}"
     try:
-        json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return f"{path.name} is not valid JSON"
+        read_json(path, None, contract)
+    except RlvrError as exc:  # "<path>: <what>; fix the file": the caller names the folder and the fix
+        return f"{path.name}{str(exc).removeprefix(str(path)).rsplit('; ', 1)[0]}"
     return None
 
 
@@ -94,10 +102,13 @@ def model_problem(folder: Path) -> str | None:
     folder = Path(folder)
     if not folder.is_dir():
         return "no such folder"
-    if problem := _json_problem(folder / CONFIG):
+    if problem := _json_problem(folder / CONFIG, ModelConfig):
         return problem
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         return f"no tokenizer ({' or '.join(TOKENIZER_FILES)})"
+    for name in TOKENIZER_JSON:
+        if (folder / name).is_file() and (problem := _json_problem(folder / name)):
+            return problem
     return _weights_problem(folder, "*.safetensors")
 
 
@@ -107,7 +118,9 @@ def adapter_problem(folder: Path) -> str | None:
     folder = Path(folder)
     if not folder.is_dir():
         return "no such folder"
-    return _json_problem(folder / ADAPTER_CONFIG) or _weights_problem(folder, "adapter_model*.safetensors")
+    return _json_problem(folder / ADAPTER_CONFIG, AdapterConfig) or _weights_problem(
+        folder, "adapter_model*.safetensors"
+    )
 
 
 def check_model(folder: Path, what: str) -> None:

@@ -19,6 +19,8 @@ from rlvr.config.schema import Markers
 _GROUPS = r"[0-9]{1,3}(?:(?:,[0-9]{3})+|(?:[ \u00a0\u2009\u202f][0-9]{3})+)(?![0-9])"
 _UNSIGNED = rf"(?:(?:{_GROUPS}|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _NUMBER = re.compile(rf"(?P<sign>[-+\u2212])?(?P<numerator>{_UNSIGNED})(?:/(?P<denominator>{_UNSIGNED}))?")
+# The notebook's number (`match_numbers`' group): an optional minus and a run of digits, periods, commas.
+_NOTEBOOK_NUMBER = re.compile(r"-?[\d.,]+")
 
 
 def completion_text(completion: object) -> str:
@@ -65,6 +67,58 @@ def solution_section(text: str, markers: Markers) -> str | None:
     if start == -1:
         return None
     return text[start + len(markers.solution_start) : end].strip()
+
+
+def notebook_solution(text: str, markers: Markers) -> str | None:
+    """The solution section as Unsloth's Qwen3 GRPO notebook reads it (`match_format` there), or None.
+
+    The notebook's regular expression (`reasoning_end .*? solution_start (.+?) solution_end \\s* $`,
+    multi-line, dot-all, searched anywhere) accepts any text before the reasoning end and between the
+    sections, and only whitespace after the solution end up to a line's end: text on a later line is
+    allowed. Its capture is not stripped. Read here with string searches, in linear time, where the
+    expression would backtrack over every pair of markers (the notebook's optional end-of-text token after
+    the section never reaches rlvr's rewards: TRL decodes completions without special tokens).
+
+    >>> notebook_solution("x<end_working_out> so <SOLUTION> 42 </SOLUTION>\\nDone.", Markers())
+    ' 42 '
+    >>> notebook_solution("<end_working_out><SOLUTION>42</SOLUTION> Done.", Markers()) is None
+    True
+    """
+    opening = text.find(markers.reasoning_end)
+    if opening == -1:
+        return None
+    start = text.find(markers.solution_start, opening + len(markers.reasoning_end))
+    if start == -1:
+        return None
+    start += len(markers.solution_start)
+    end = text.find(markers.solution_end, start + 1)  # the capture holds one character at least
+    while end != -1 and not _ends_a_line(text, end + len(markers.solution_end)):
+        end = text.find(markers.solution_end, end + 1)
+    return None if end == -1 else text[start:end]
+
+
+def notebook_number(text: str, markers: Markers) -> str | None:
+    """The first run of digits, periods and commas (with a minus sign in front) after the first solution
+    start, as the notebook's `match_numbers` finds it, closed section or not; None when there is none.
+
+    >>> notebook_number("<SOLUTION> x = -1,234.5", Markers()), notebook_number("<SOLUTION>", Markers())
+    ('-1,234.5', None)
+    """
+    start = text.find(markers.solution_start)
+    if start == -1:
+        return None
+    match = _NOTEBOOK_NUMBER.search(text, start + len(markers.solution_start))
+    return None if match is None else match.group()
+
+
+def _ends_a_line(text: str, position: int) -> bool:
+    """Whether only whitespace follows `position` up to a line break or the end of the text (what the
+    notebook's `\\s*$` accepts in multi-line mode)."""
+    while position < len(text) and text[position].isspace():
+        if text[position] == "\n":
+            return True
+        position += 1
+    return position == len(text)
 
 
 def first_number(text: str) -> float | None:

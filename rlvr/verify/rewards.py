@@ -7,8 +7,10 @@ so `reward(["..."], answer=["42"])` works outside the trainer too. TRL names a r
 `reward.__name__`, hence the class attribute. Scores and weights are documented in docs/rewards.md.
 
 The rewards are picked by name from `REWARDS` (the names params may use are
-`rlvr.config.schema.REWARD_NAMES`). Symbolic equivalence, and the limits that keep it safe on model text,
-live in `rlvr.verify.equivalence`.
+`rlvr.config.schema.REWARD_NAMES`). `NOTEBOOK_REWARDS` holds the same names scored as Unsloth's Qwen3
+GRPO notebook scores them (`train.reward_scores: notebook`), written here from the notebook's documented
+behaviour: the seed recipe's own numbers, where rlvr's hardened ones differ in five cases. Symbolic
+equivalence, and the limits that keep it safe on model text, live in `rlvr.verify.equivalence`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from collections.abc import Iterable, Sequence
 from rlvr.config.schema import Markers
 from rlvr.data import gym
 from rlvr.verify.equivalence import MAX_VERIFIED_CHARS, equivalent
-from rlvr.verify.parsing import as_number, completion_text, first_number, solution_section, without_whitespace
+from rlvr.verify.parsing import (
+    as_number,
+    completion_text,
+    first_number,
+    notebook_number,
+    notebook_solution,
+    solution_section,
+    without_whitespace,
+)
 
 # Scores (the table in docs/rewards.md).
 FORMAT_EXACT = 3.0
@@ -36,6 +46,10 @@ NUMBER_EQUAL = 3.5
 NUMBER_DIFFERENT = -1.5
 ACCURATE = 2.0
 NO_SCORE = 0.0
+# The notebook's scores where rlvr's differ (`train.reward_scores: notebook`).
+NOTEBOOK_NO_ANSWER = -2.0
+NOTEBOOK_NO_NUMBER = -2.5
+NOTEBOOK_UNREADABLE_ANSWER = -4.5
 
 DEFAULT_MARKERS = Markers()
 
@@ -64,9 +78,13 @@ class _AnswerReward(ABC):
         self, completions: Sequence[object], answer: Sequence[str], **columns: object
     ) -> list[float | None]:
         return [
-            self.score(solution_section(completion_text(completion), self.markers), gold)
+            self.score(self.section(completion_text(completion)), gold)
             for completion, gold in zip(completions, answer, strict=True)
         ]
+
+    def section(self, text: str) -> str | None:
+        """The part of the completion the reward compares with the gold: the solution section."""
+        return solution_section(text, self.markers)
 
     @abstractmethod
     def score(self, guess: str | None, gold: str) -> float | None:
@@ -211,7 +229,7 @@ class TaskScore:
     row without a task, or with a task whose verifier rlvr has not cleared (`rlvr.data.gym.SAFE_TASKS`).
 
     The task and its metadata reach the reward as the `task` and `task_metadata` columns of the training
-    examples (`rlvr.data.prepare.to_grpo_example`). The verifiers cleared treat the text as data (string and
+    examples (`rlvr.data.examples.to_grpo_example`). The verifiers cleared treat the text as data (string and
     regular-expression matching, Decimal(), int()), so the length cap bounds their time.
 
     >>> meta = json.dumps({"numerator": 4, "denominator": 6, "simplified_numerator": 2,
@@ -256,6 +274,84 @@ class TaskScore:
         return ACCURATE * gym.score(task, guess, gold, metadata, question)
 
 
+class NotebookMatchFormatExactly(MatchFormatExactly):
+    """The notebook's exact format: 3.0 when its expression finds the layout (`notebook_solution`), which
+    accepts text between the sections and on lines after the solution; else 0.
+
+    >>> NotebookMatchFormatExactly()(["6*7<end_working_out>so<SOLUTION>42</SOLUTION>\\nDone.", "42"])
+    [3.0, 0.0]
+    """
+
+    def score(self, text: str) -> float:
+        return FORMAT_EXACT if notebook_solution(text, self.markers) is not None else NO_SCORE
+
+
+class NotebookMatchFormatApproximately(MatchFormatApproximately):
+    """The notebook's approximate format: +0.5 / -1.0 for each of the three markers after the reasoning
+    start (which its prompt always writes), -3.0 to 1.5 whatever `prefill_reasoning` says."""
+
+    def score(self, text: str) -> float:
+        return sum(
+            MARKER_ONCE if text.count(marker) == 1 else MARKER_MISSING_OR_REPEATED
+            for marker in self.markers.as_tuple()[1:]
+        )
+
+
+class NotebookCheckAnswer(CheckAnswer):
+    """The notebook's `check_answer`: the unstripped capture of its format expression against the gold:
+    5.0 the same text, 3.5 the same once both ends are stripped, else by the ratio `float(guess) /
+    float(gold)`: 2.0 in [0.9, 1.1], 1.5 in [0.8, 1.2], -2.5 otherwise, -4.5 when either is no float
+    (a LaTeX gold, `3/4`) or the gold is 0; -2.0 when the format expression finds no solution.
+
+    >>> NotebookCheckAnswer()(["<end_working_out><SOLUTION> 42 </SOLUTION>", "<SOLUTION>42</SOLUTION>",
+    ...                        "<end_working_out><SOLUTION>3/4</SOLUTION>"], answer=["42", "42", "0.75"])
+    [3.5, -2.0, -4.5]
+    """
+
+    def section(self, text: str) -> str | None:
+        return notebook_solution(text, self.markers)
+
+    def score(self, guess: str | None, gold: str) -> float:
+        if guess is None:
+            return NOTEBOOK_NO_ANSWER
+        if guess == gold:
+            return ANSWER_EXACT
+        if guess.strip() == gold.strip():
+            return ANSWER_EXACT_IGNORING_WHITESPACE
+        try:
+            ratio = float(guess) / float(gold)  # float() reads the text as data: nothing is evaluated
+        except (ValueError, ZeroDivisionError):
+            return NOTEBOOK_UNREADABLE_ANSWER
+        if 0.9 <= ratio <= 1.1:
+            return ANSWER_WITHIN_10_PERCENT
+        if 0.8 <= ratio <= 1.2:
+            return ANSWER_WITHIN_20_PERCENT
+        return ANSWER_WRONG
+
+
+class NotebookCheckNumbers(CheckNumbers):
+    """The notebook's `check_numbers`: the first number after the first solution start
+    (`notebook_number`, closed section or not), commas removed, against `float(gold)`: 3.5 equal, -1.5
+    different, 0.0 when either is no float (a non-numeric gold included), -2.5 when there is no number.
+
+    >>> NotebookCheckNumbers()(["<SOLUTION>1,234", "<SOLUTION>?</SOLUTION>", "<SOLUTION>2"],
+    ...                        answer=["1234", "3", "x + 1"])
+    [3.5, -2.5, 0.0]
+    """
+
+    def section(self, text: str) -> str | None:
+        return notebook_number(text, self.markers)
+
+    def score(self, guess: str | None, gold: str) -> float:
+        if guess is None:
+            return NOTEBOOK_NO_NUMBER
+        try:
+            same = float(guess.replace(",", "")) == float(gold.strip())
+        except ValueError:
+            return NO_SCORE
+        return NUMBER_EQUAL if same else NUMBER_DIFFERENT
+
+
 REWARDS: dict[str, type[_FormatReward | _AnswerReward | TaskScore]] = {
     "match_format_exactly": MatchFormatExactly,
     "match_format_approximately": MatchFormatApproximately,
@@ -266,10 +362,22 @@ REWARDS: dict[str, type[_FormatReward | _AnswerReward | TaskScore]] = {
 }
 
 
-def build_rewards(names: Iterable[str], markers: Markers) -> list[_FormatReward | _AnswerReward | TaskScore]:
-    """The rewards of these names (`REWARDS`), in this order, for completions that use these markers.
+NOTEBOOK_REWARDS = REWARDS | {
+    "match_format_exactly": NotebookMatchFormatExactly,
+    "match_format_approximately": NotebookMatchFormatApproximately,
+    "check_answer": NotebookCheckAnswer,
+    "check_numbers": NotebookCheckNumbers,
+}
+SCORES = {"rlvr": REWARDS, "notebook": NOTEBOOK_REWARDS}  # rlvr.config.schema.REWARD_SCORES
 
-    >>> [reward.__name__ for reward in build_rewards(["accuracy", "check_answer"], Markers())]
-    ['accuracy', 'check_answer']
+
+def build_rewards(
+    names: Iterable[str], markers: Markers, scores: str = "rlvr"
+) -> list[_FormatReward | _AnswerReward | TaskScore]:
+    """The rewards of these names, in this order, for completions that use these markers, scored as
+    `scores` says (`train.reward_scores`: rlvr's `REWARDS` or the notebook's `NOTEBOOK_REWARDS`).
+
+    >>> [type(r).__name__ for r in build_rewards(["accuracy", "check_answer"], Markers(), "notebook")]
+    ['Accuracy', 'NotebookCheckAnswer']
     """
-    return [REWARDS[name](markers) for name in names]
+    return [SCORES[scores][name](markers) for name in names]
