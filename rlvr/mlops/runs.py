@@ -298,6 +298,7 @@ def log_stage_inputs(stage: str, params_file: Path, root: Path, dataset: StageDa
     the stage learns from or is scored on (`dataset`, as the stage read them), their content hash as
     digest."""
     import json
+    import warnings
 
     import mlflow
     import pandas as pd
@@ -323,7 +324,9 @@ def log_stage_inputs(stage: str, params_file: Path, root: Path, dataset: StageDa
     rows = [{"problem": row["problem"], "answer": row["answer"]} for row in dataset.rows]
     digest = short_hash(json.dumps(rows, sort_keys=True))[:16]
     frame = pd.DataFrame(rows, columns=["problem", "answer"])
-    logged = mlflow.data.from_pandas(frame, source=dataset.source, name=dataset.name, digest=digest)
+    with warnings.catch_warnings():  # MLflow registers its local-file source twice and warns that it guessed
+        warnings.simplefilter("ignore", UserWarning)
+        logged = mlflow.data.from_pandas(frame, source=dataset.source, name=dataset.name, digest=digest)
     mlflow.log_input(logged, context="evaluation" if stage == "evaluate" else "training")
 
 
