@@ -11,13 +11,10 @@ rewards, and so its reproducibility, depend on it.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 from math_verify import parse, verify
 
+from benchmarks.reward_verdicts import one_run
 from rlvr.verify.rewards import Accuracy
 
 AGREEMENT = [
@@ -141,36 +138,14 @@ def test_accuracy_agrees_with_math_verify(gold, guess, equivalent):
     assert score == [2.0 if equivalent else 0.0]
 
 
-SCORE_THE_TABLE = """
-import json, sys
-from rlvr.verify.rewards import Accuracy
-rows = json.load(sys.stdin)
-completions = [f"<SOLUTION>{guess}</SOLUTION>" for _, guess in rows]
-print(json.dumps(Accuracy()(completions, answer=[gold for gold, _ in rows])))
-"""
-
-
 def test_the_verdicts_repeat_in_a_fresh_process_beside_busy_processes():
-    """Three processes computing beside a fresh scorer (two cores): every verdict as math-verify's own.
-    Under the wall-clock limits of before, load turned right answers wrong, and a gold read too slowly
-    once stayed unverifiable for the whole process."""
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
-    try:
-        scored = subprocess.run(
-            [sys.executable, "-c", SCORE_THE_TABLE],
-            input=json.dumps([(gold, guess) for gold, guess, _ in AGREEMENT]),
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
-    finally:
-        for process in busy:
-            process.kill()
-            process.wait()
+    """Three processes computing beside a fresh scorer (two cores), as benchmarks/reward_verdicts.py runs
+    it: every verdict as math-verify's own. Under the wall-clock limits of before, load turned right
+    answers wrong, and a gold read too slowly once stayed unverifiable for the whole process."""
+    scored = one_run(AGREEMENT, busy=3)
     differing = [
         (gold, guess)
-        for (gold, guess, equivalent), score in zip(AGREEMENT, json.loads(scored.stdout), strict=True)
+        for (gold, guess, equivalent), (score, _, _) in zip(AGREEMENT, scored, strict=True)
         if score != (2.0 if equivalent else 0.0)
     ]
     assert differing == []
