@@ -42,8 +42,8 @@ def stage(main: Callable) -> None:
         params = Path(kwargs["params"])
         try:
             with params_lock(params.resolve().parent, wait_s=10):
+                before = load_params(params)  # the values it runs on, read as soon as it holds the lock
                 upstream_params_unchanged(params.resolve().parent)
-                before = load_params(params)
                 result = main(**kwargs)
                 if load_params(params) != before:
                     raise RlvrError(
