@@ -297,19 +297,24 @@ def test_dynamic_sampling_fills_a_round_with_groups_that_do_not_tie(
     assert any(not torch.equal(lora[k], after[k]) for k in lora)
 
 
+def checkpointing_trainer(tiny_model: Path, checkpoints: Path, steps: int):
+    """A GRPO trainer on the tiny model that saves a checkpoint at every step into `checkpoints`."""
+    model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
+    params = TrainParams(
+        max_steps=steps, batch_size=4, num_generations=4, max_completion_length=8, save_steps=1
+    )
+    return build_grpo_trainer(
+        model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in ROWS], [DigitShare()],
+        [1.0], params, "float32", "trl", "generate", 256, checkpoints,
+    )  # fmt: skip
+
+
 def test_resuming_passes_over_a_checkpoint_whose_files_are_cut_short(tiny_model, tmp_path, capsys):
     """A crash (or a full disk) while the last checkpoint was written: its adapter file is short. Resuming
     falls back to the checkpoint before it, says so, and finishes the run."""
 
     def trainer(steps: int):
-        model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
-        params = TrainParams(
-            max_steps=steps, batch_size=4, num_generations=4, max_completion_length=8, save_steps=1
-        )
-        return build_grpo_trainer(
-            model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in ROWS], [DigitShare()],
-            [1.0], params, "float32", "trl", "generate", 256, tmp_path / "ck",
-        )  # fmt: skip
+        return checkpointing_trainer(tiny_model, tmp_path / "ck", steps)
 
     trainer(3).train()  # a run that saved checkpoints 1, 2, 3 and then died
     weights = tmp_path / "ck" / "checkpoint-3" / "adapter_model.safetensors"
@@ -379,14 +384,7 @@ def test_resuming_passes_over_every_shape_of_a_damaged_checkpoint_and_a_cut_log(
     the rest, and finishes from checkpoint 2 with each step logged once."""
 
     def trainer(steps: int):
-        model, tokenizer, peft_config = load_trainable(tiny_model, "float32", LORA, None, "trl", 512)
-        params = TrainParams(
-            max_steps=steps, batch_size=4, num_generations=4, max_completion_length=8, save_steps=1
-        )
-        return build_grpo_trainer(
-            model, tokenizer, peft_config, [to_grpo_example(r, Markers()) for r in ROWS], [DigitShare()],
-            [1.0], params, "float32", "trl", "generate", 256, tmp_path / "ck",
-        )  # fmt: skip
+        return checkpointing_trainer(tiny_model, tmp_path / "ck", steps)
 
     trainer(4).train()  # a run that saved checkpoints 1 to 4 and then died
     ck = tmp_path / "ck"
